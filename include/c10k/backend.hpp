@@ -1,0 +1,89 @@
+// backend: the contract between an event loop and one event mechanism.
+//
+// A backend carries out operations (operation.hpp) and, when one completes, stores its result
+// and pushes its waiter onto the loop's ready queue; it never resumes anyone itself, so no user
+// code runs while it walks its event list. Readiness backends (epoll, later poll and select)
+// try the system call at once and wait for readiness only after EAGAIN; completion backends
+// (io_uring, later) submit the operation and report its completion. The loop cannot tell which.
+//
+// Rules every backend keeps:
+// - start() on an fd that was attach()ed and not yet detach()ed.
+// - At most one operation per direction (read side: read/accept; write side: the rest) per fd.
+// - After abandon(op) or op's completion, the backend never touches op again.
+// - Every fd is detach()ed right before it is closed; its in-flight operations complete with
+//   -ECANCELED.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "c10k/operation.hpp"
+#include "c10k/ready_queue.hpp"
+#include "c10k/result.hpp"
+
+namespace c10k {
+
+// What a backend has done, for benchmarks that report system calls per request.
+struct backend_counters {
+  std::uint64_t operations = 0;  // operations started
+  std::uint64_t syscalls = 0;    // system calls made, including the operations' own
+  std::uint64_t events = 0;      // readiness or completion events returned by the kernel
+  std::uint64_t buffers_in_use = 0;  // receive buffers held by the backend (completion backends)
+};
+
+class backend {
+ public:
+  explicit backend(ready_queue& ready) noexcept : ready_(ready) {}
+  backend(const backend&) = delete;
+  backend& operator=(const backend&) = delete;
+  virtual ~backend() = default;
+
+  // The name make_backend() knows this backend by.
+  virtual std::string_view name() const noexcept = 0;
+
+  // Prepares fd for operations; returns an error when this backend cannot watch it.
+  virtual result<void> attach(int fd) = 0;
+  // Forgets fd, completing its in-flight operations with -ECANCELED; call right before close.
+  virtual void detach(int fd) noexcept = 0;
+
+  // Starts op. Returns false when op completed at once (op.result is set, nobody is
+  // scheduled), true when it is in flight and its waiter will be scheduled on completion.
+  virtual bool start(operation& op) = 0;
+  // Makes an in-flight op complete soon with -ECANCELED; does nothing if it already completed.
+  virtual void cancel(operation& op) noexcept = 0;
+  // Forgets an in-flight op without scheduling its waiter (its owner is being destroyed).
+  virtual void abandon(operation& op) noexcept = 0;
+
+  // Waits up to `timeout` (negative: without limit; zero: not at all) for events and completes
+  // the operations they finish; returns how many completed. Returns early after wake().
+  virtual std::size_t poll(std::chrono::nanoseconds timeout) = 0;
+  // Makes a poll() in progress on another thread return. Thread-safe.
+  virtual void wake() noexcept = 0;
+
+  // What this backend has done so far.
+  const backend_counters& counters() const noexcept { return counters_; }
+
+ protected:
+  // Records op's result and queues its waiter: the one way an operation completes.
+  void complete(operation& op, long long res) {
+    op.result = res;
+    op.in_flight = false;
+    ready_.push(op.who);
+  }
+
+  ready_queue& ready_;
+  backend_counters counters_;
+};
+
+// The backends this kernel and build can run, in order of preference.
+std::vector<std::string> available_backends();
+
+// Makes the backend called `name` (one of available_backends(), or "auto" for the first);
+// returns errc::invalid_argument for an unknown name, or the error that setting it up hit.
+result<std::unique_ptr<backend>> make_backend(std::string_view name, ready_queue& ready);
+
+}  // namespace c10k

@@ -1,0 +1,60 @@
+// cancel_scope: a switch that ends whatever a chain of awaits is waiting on.
+//
+// A scope is handed down the chain of co_awaits (each task's promise carries it), and the
+// operation in flight registers itself as the scope's current one. cancel() completes that
+// operation at once with the scope's reason, and any later operation in the scope fails with
+// it without starting. with_timeout is a scope plus a timer; a server drains idle connections
+// by cancelling their scopes. Scopes nest: cancelling an outer one cancels the inner.
+#pragma once
+
+#include <coroutine>
+#include <system_error>
+
+namespace c10k {
+
+// Something in flight that can be asked to finish early.
+class cancellable {
+ public:
+  // Makes the pending work finish soon with `reason`.
+  virtual void cancel(std::error_code reason) noexcept = 0;
+
+ protected:
+  ~cancellable() = default;
+};
+
+class cancel_scope final : public cancellable {
+ public:
+  cancel_scope() = default;
+  cancel_scope(const cancel_scope&) = delete;
+  cancel_scope& operator=(const cancel_scope&) = delete;
+
+  // Cancels the scope with `reason` (operation_canceled by default); later calls do nothing.
+  void cancel(std::error_code reason = std::make_error_code(std::errc::operation_canceled)) noexcept override {
+    if (reason_) return;
+    reason_ = reason;
+    if (current_) current_->cancel(reason);
+  }
+  // True once cancel() was called.
+  bool cancelled() const noexcept { return static_cast<bool>(reason_); }
+  // The reason given to cancel(), or an empty error_code.
+  std::error_code reason() const noexcept { return reason_; }
+
+  // For awaiters: c is now what this scope waits on (until leave(c)).
+  void enter(cancellable* c) noexcept { current_ = c; }
+  void leave(cancellable* c) noexcept {
+    if (current_ == c) current_ = nullptr;
+  }
+
+ private:
+  std::error_code reason_;
+  cancellable* current_ = nullptr;
+};
+
+// The scope of the coroutine behind h (nullptr for coroutines that carry none).
+template <typename P>
+cancel_scope* scope_of(std::coroutine_handle<P> h) noexcept {
+  if constexpr (requires { h.promise().scope_; }) return h.promise().scope_;
+  else return nullptr;
+}
+
+}  // namespace c10k

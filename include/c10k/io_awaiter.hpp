@@ -1,0 +1,71 @@
+// io_awaiter: co_await an operation on a loop's backend; yields result<size_t>.
+//
+// The same awaiter serves every backend and both kinds of waiter: coroutines suspend through
+// await_suspend, fibers (later) through suspend_with with a waiter of their own. When the
+// backend completes the operation at once (a readiness backend whose first try succeeded),
+// the caller never suspends.
+#pragma once
+
+#include <coroutine>
+
+#include "c10k/cancel.hpp"
+#include "c10k/event_loop.hpp"
+#include "c10k/operation.hpp"
+#include "c10k/result.hpp"
+
+namespace c10k {
+
+class [[nodiscard]] io_awaiter final : public cancellable {
+ public:
+  io_awaiter(event_loop& loop, const operation& op) noexcept : loop_(&loop), op_(op) {}
+  io_awaiter(const io_awaiter& o) noexcept : loop_(o.loop_), op_(o.op_) {}  // only before it starts
+  io_awaiter& operator=(const io_awaiter&) = delete;
+  ~io_awaiter() {
+    if (op_.in_flight) loop_->io().abandon(op_);
+  }
+
+  bool await_ready() const noexcept { return false; }
+  template <typename P>
+  bool await_suspend(std::coroutine_handle<P> h) {
+    return suspend_with(waiter::of(h), scope_of(h));
+  }
+  bool suspend_in(std::coroutine_handle<> h, cancel_scope* scope) { return suspend_with(waiter::of(h), scope); }
+  // Starts the operation inside `scope`; returns true when `w` will be resumed on completion,
+  // false when the result is ready now.
+  bool suspend_with(waiter w, cancel_scope* scope) {
+    if (scope && scope->cancelled()) {
+      scope_ = scope;
+      op_.result = -ECANCELED;
+      return false;
+    }
+    op_.who = w;
+    if (!loop_->io().start(op_)) return false;
+    suspended_ = true;
+    scope_ = scope;
+    if (scope) scope->enter(this);
+    return true;
+  }
+  // Bytes moved (0 at end of file), the accepted fd, or the error; the scope's reason when
+  // the scope cancelled the operation.
+  result<std::size_t> await_resume() noexcept {
+    if (scope_) {
+      scope_->leave(this);
+      if (op_.result == -ECANCELED && scope_->cancelled()) return scope_->reason();
+    }
+    return from_syscall(op_.result);
+  }
+
+  void cancel(std::error_code) noexcept override { loop_->io().cancel(op_); }
+
+  // True when the operation had to wait for the backend (it did not complete on first try).
+  bool waited() const noexcept { return suspended_; }
+  operation& op() noexcept { return op_; }
+
+ private:
+  event_loop* loop_;
+  operation op_;
+  cancel_scope* scope_ = nullptr;
+  bool suspended_ = false;
+};
+
+}  // namespace c10k

@@ -1,0 +1,54 @@
+// operation: one I/O request handed to a loop's backend, and its outcome.
+//
+// Everything a backend needs to carry the request out is here in plain fields, so that a
+// readiness backend can retry the system call itself and a completion backend can turn it into
+// a submission entry. The record lives in the awaiting coroutine's frame (or fiber's stack)
+// until the operation completes or is abandoned.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "c10k/waiter.hpp"
+
+namespace c10k {
+
+enum class op_kind : std::uint8_t {
+  read,      // read(fd, buf, len)
+  write,     // write(fd, buf, len)
+  writev,    // writev(fd, iov, iovcnt)
+  sendfile,  // sendfile(fd, file_fd, &offset, len)
+  accept,    // accept4(fd, addr, &addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC)
+  connect,   // connect(fd, addr, addrlen), then SO_ERROR once writable
+};
+
+// True for operations that wait for the fd to become readable (as opposed to writable).
+constexpr bool waits_readable(op_kind k) noexcept { return k == op_kind::read || k == op_kind::accept; }
+
+struct operation {
+  op_kind kind = op_kind::read;
+  int fd = -1;
+  void* buf = nullptr;          // read, write
+  std::size_t len = 0;          // read, write, sendfile
+  const iovec* iov = nullptr;   // writev
+  int iovcnt = 0;               // writev
+  int file_fd = -1;             // sendfile
+  off_t offset = 0;             // sendfile: advanced as bytes go out
+  sockaddr* addr = nullptr;     // accept (out), connect (in)
+  socklen_t addrlen = 0;        // accept (in/out), connect (in)
+  bool started = false;         // connect: the connect() call has been made
+
+  long long result = 0;         // >= 0 on success, -errno on failure (as io_uring reports)
+  waiter who;                   // resumed when the operation completes
+  bool in_flight = false;       // owned by the backend: between start() and completion
+};
+
+// Carries out op's system call once without blocking; returns its result or -errno (-EAGAIN
+// when the fd is not ready). What readiness backends call, first eagerly and then on readiness.
+long long perform(operation& op) noexcept;
+
+}  // namespace c10k

@@ -1,0 +1,58 @@
+// runtime: N event loops, one thread each, optionally pinned one per CPU.
+//
+// The scale-out of c10k: every loop is independent (its own backend, timers and, in a server,
+// its own SO_REUSEPORT listener), so the threads share nothing on the request path.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "c10k/event_loop.hpp"
+
+namespace c10k {
+
+struct runtime_options {
+  unsigned threads = 0;            // 0: one per CPU this process may run on
+  std::string backend = "epoll";
+  bool pin_cpus = false;           // pin loop i to the i-th allowed CPU
+};
+
+class runtime {
+ public:
+  explicit runtime(runtime_options options = {});
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+  // Stops and joins every loop.
+  ~runtime();
+
+  // Starts the threads. Each makes its loop, calls setup(loop, index) on its own thread, then
+  // runs the loop until stop(). Returns once every setup has returned; rethrows the first
+  // exception a setup threw (after stopping the others). SIGINT, SIGTERM and SIGPIPE are
+  // blocked in the loop threads so that wait_for_signal() on the caller's thread gets them.
+  void start(std::function<void(event_loop&, unsigned)> setup);
+  // Stops every loop. Thread-safe.
+  void stop() noexcept;
+  // Waits for every loop thread to end.
+  void join();
+  // Blocks until SIGINT or SIGTERM arrives or every loop ended; returns the signal number,
+  // or 0 when the loops ended first.
+  int wait_for_signal();
+
+  unsigned size() const noexcept { return static_cast<unsigned>(loops_.size()); }
+  event_loop& loop(unsigned i) noexcept { return *loops_[i]; }
+  const runtime_options& options() const noexcept { return options_; }
+
+ private:
+  runtime_options options_;
+  std::vector<event_loop*> loops_;
+  std::vector<std::thread> threads_;
+  int done_fd_ = -1;  // eventfd: counts loop threads that ended, for wait_for_signal
+};
+
+// The number of CPUs this process may run on.
+unsigned available_cpus() noexcept;
+
+}  // namespace c10k

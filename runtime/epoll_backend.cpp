@@ -1,0 +1,220 @@
+// epoll, in the two ways the paper compares.
+//
+// Level-triggered: an fd is added to the epoll set the first time an operation on it meets
+// EAGAIN, and its interest is widened when the other direction meets EAGAIN. Interest is
+// narrowed lazily, only when epoll reports a direction nobody waits on, so a keep-alive
+// connection that alternates read and write costs no epoll_ctl per request.
+// Edge-triggered: each fd is registered once, for both directions, when it is attached; an edge
+// that arrives while nobody waits is dropped safely, because every operation tries the system
+// call before it waits.
+#include "epoll_backend.hpp"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+
+namespace c10k {
+namespace {
+
+constexpr std::uint32_t readable_events = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+constexpr std::uint32_t writable_events = EPOLLOUT | EPOLLHUP | EPOLLERR;
+
+class epoll_backend final : public backend {
+ public:
+  epoll_backend(epoll_mode mode, ready_queue& ready, int epfd, int wakefd)
+      : backend(ready), mode_(mode), epfd_(epfd), wakefd_(wakefd) {}
+
+  ~epoll_backend() override {
+    ::close(wakefd_);
+    ::close(epfd_);
+  }
+
+  std::string_view name() const noexcept override { return mode_ == epoll_mode::edge ? "epoll-et" : "epoll"; }
+
+  result<void> attach(int fd) override {
+    if (fd < 0) return std::errc::bad_file_descriptor;
+    if (static_cast<std::size_t>(fd) >= slots_.size()) slots_.resize(static_cast<std::size_t>(fd) * 2 + 64);
+    slots_[fd] = {};
+    if (mode_ == epoll_mode::edge) {
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+      ev.data.fd = fd;
+      ++counters_.syscalls;
+      if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) return errno_code(errno);
+      slots_[fd].armed = ev.events;
+    }
+    return {};
+  }
+
+  void detach(int fd) noexcept override {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= slots_.size()) return;
+    slot& s = slots_[fd];
+    if (s.reader) complete(*std::exchange(s.reader, nullptr), -ECANCELED);
+    if (s.writer) complete(*std::exchange(s.writer, nullptr), -ECANCELED);
+    // close() removes the fd from the epoll set; no epoll_ctl needed.
+    s = {};
+  }
+
+  bool start(operation& op) override {
+    ++counters_.operations;
+    ++counters_.syscalls;
+    long long r = perform(op);
+    if (r != -EAGAIN) {
+      op.result = r;
+      return false;
+    }
+    slot& s = slots_[op.fd];
+    operation*& waiting = waits_readable(op.kind) ? s.reader : s.writer;
+    if (waiting) {  // a second reader or writer on one fd is a caller bug; refuse it
+      op.result = -EBUSY;
+      return false;
+    }
+    if (mode_ == epoll_mode::level) {
+      if (auto err = arm(op.fd, s, waits_readable(op.kind) ? readable_events : writable_events)) {
+        op.result = -err;
+        return false;
+      }
+    }
+    waiting = &op;
+    op.in_flight = true;
+    return true;
+  }
+
+  void cancel(operation& op) noexcept override {
+    if (operation** w = find(op)) {
+      *w = nullptr;
+      complete(op, -ECANCELED);
+    }
+  }
+
+  void abandon(operation& op) noexcept override {
+    if (operation** w = find(op)) {
+      *w = nullptr;
+      op.in_flight = false;
+    }
+  }
+
+  std::size_t poll(std::chrono::nanoseconds timeout) override {
+    int ms = -1;
+    if (timeout.count() >= 0) {
+      // Round up: waking a little late is harmless, waking early spins on the timer heap.
+      ms = static_cast<int>(std::min<long long>((timeout.count() + 999'999) / 1'000'000, 1'000'000));
+    }
+    ++counters_.syscalls;
+    int n = ::epoll_wait(epfd_, events_.data(), static_cast<int>(events_.size()), ms);
+    if (n < 0) return 0;  // EINTR: the loop simply turns again
+    counters_.events += static_cast<std::uint64_t>(n);
+    std::size_t completed = 0;
+    for (int i = 0; i < n; ++i) {
+      const int fd = events_[i].data.fd;
+      const std::uint32_t ev = events_[i].events;
+      if (fd == wakefd_) {
+        eventfd_t v;
+        ++counters_.syscalls;
+        (void)::eventfd_read(wakefd_, &v);
+        continue;
+      }
+      slot& s = slots_[fd];
+      if (ev & readable_events) completed += on_ready(fd, s, s.reader, readable_events);
+      if (ev & writable_events) completed += on_ready(fd, s, s.writer, writable_events);
+    }
+    return completed;
+  }
+
+  void wake() noexcept override { (void)::eventfd_write(wakefd_, 1); }
+
+  // Registers the wake-up eventfd; returns the error epoll_ctl reported.
+  result<void> watch_wakefd() {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = wakefd_;
+    if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, wakefd_, &ev) < 0) return errno_code(errno);
+    return {};
+  }
+
+ private:
+  struct slot {
+    operation* reader = nullptr;
+    operation* writer = nullptr;
+    std::uint32_t armed = 0;  // the events epoll watches for this fd; 0 when not in the set
+  };
+
+  // Retries the operation waiting in this direction; returns 1 if it completed.
+  std::size_t on_ready(int fd, slot& s, operation*& waiting, std::uint32_t direction) {
+    if (!waiting) {
+      // Level-triggered epoll would report this again and again: stop watching it.
+      if (mode_ == epoll_mode::level) disarm(fd, s, direction);
+      return 0;
+    }
+    ++counters_.syscalls;
+    long long r = perform(*waiting);
+    if (r == -EAGAIN) return 0;  // spurious: keep waiting
+    complete(*std::exchange(waiting, nullptr), r);
+    return 1;
+  }
+
+  // Widens the interest of fd by `events`; returns 0 or the errno of epoll_ctl.
+  int arm(int fd, slot& s, std::uint32_t events) noexcept {
+    const std::uint32_t want = s.armed | (events & (EPOLLIN | EPOLLOUT | EPOLLRDHUP));
+    if (want == s.armed) return 0;
+    epoll_event ev{};
+    ev.events = want;
+    ev.data.fd = fd;
+    ++counters_.syscalls;
+    if (::epoll_ctl(epfd_, s.armed ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0) return errno;
+    s.armed = want;
+    return 0;
+  }
+
+  void disarm(int fd, slot& s, std::uint32_t direction) noexcept {
+    const std::uint32_t want = s.armed & ~(direction & (EPOLLIN | EPOLLOUT | EPOLLRDHUP));
+    if (want == s.armed) return;
+    epoll_event ev{};
+    ev.events = want;
+    ev.data.fd = fd;
+    ++counters_.syscalls;
+    // An empty interest set still reports EPOLLHUP/EPOLLERR; remove the fd instead.
+    if (want == 0 || want == EPOLLRDHUP) {
+      (void)::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, &ev);
+      s.armed = 0;
+    } else {
+      (void)::epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev);
+      s.armed = want;
+    }
+  }
+
+  operation** find(operation& op) noexcept {
+    if (!op.in_flight || op.fd < 0 || static_cast<std::size_t>(op.fd) >= slots_.size()) return nullptr;
+    slot& s = slots_[op.fd];
+    if (s.reader == &op) return &s.reader;
+    if (s.writer == &op) return &s.writer;
+    return nullptr;
+  }
+
+  epoll_mode mode_;
+  int epfd_;
+  int wakefd_;
+  std::vector<slot> slots_;
+  std::array<epoll_event, 512> events_{};
+};
+
+}  // namespace
+
+result<std::unique_ptr<backend>> make_epoll_backend(epoll_mode mode, ready_queue& ready) {
+  int epfd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0) return errno_code(errno);
+  int wakefd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wakefd < 0) {
+    int err = errno;
+    ::close(epfd);
+    return errno_code(err);
+  }
+  auto b = std::make_unique<epoll_backend>(mode, ready, epfd, wakefd);
+  if (auto r = b->watch_wakefd(); !r) return r.error();
+  return std::unique_ptr<backend>(std::move(b));
+}
+
+}  // namespace c10k

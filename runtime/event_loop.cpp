@@ -1,0 +1,157 @@
+#include "c10k/event_loop.hpp"
+
+#include <csignal>
+#include <stdexcept>
+
+#include "c10k/log.hpp"
+
+namespace c10k {
+
+namespace {
+thread_local event_loop* current_loop = nullptr;
+
+// A peer that closes early must cost an EPIPE, not the process: what every server does.
+void ignore_sigpipe_once() {
+  static const bool done = [] {
+    std::signal(SIGPIPE, SIG_IGN);
+    return true;
+  }();
+  (void)done;
+}
+}  // namespace
+
+namespace detail {
+
+// The frame of a detached task: linked into its loop's list so the loop can destroy what is
+// left of it at shutdown, and destroyed by itself when it finishes.
+struct detached_promise {
+  event_loop& loop_;
+  detached_promise* prev_ = nullptr;
+  detached_promise* next_ = nullptr;
+
+  detached_promise(event_loop& loop, task<>&) : loop_(loop) {
+    next_ = loop.tasks_;
+    if (next_) next_->prev_ = this;
+    loop.tasks_ = this;
+    ++loop.task_count_;
+  }
+  ~detached_promise() {
+    if (prev_) prev_->next_ = next_;
+    else loop_.tasks_ = next_;
+    if (next_) next_->prev_ = prev_;
+    --loop_.task_count_;
+  }
+
+  static void* operator new(std::size_t size) { return frame_allocator::allocate(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { frame_allocator::deallocate(p, size); }
+
+  std::coroutine_handle<detached_promise> get_return_object() noexcept {
+    return std::coroutine_handle<detached_promise>::from_promise(*this);
+  }
+  std::suspend_always initial_suspend() const noexcept { return {}; }
+  std::suspend_never final_suspend() const noexcept { return {}; }
+  void return_void() noexcept {}
+  void unhandled_exception() noexcept {
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      log(log_level::error, "detached task failed: {}", e.what());
+    } catch (...) {
+      log(log_level::error, "detached task failed with a non-standard exception");
+    }
+  }
+};
+
+}  // namespace detail
+}  // namespace c10k
+
+template <typename... Args>
+struct std::coroutine_traits<std::coroutine_handle<c10k::detail::detached_promise>, Args...> {
+  using promise_type = c10k::detail::detached_promise;
+};
+
+namespace c10k {
+namespace {
+std::coroutine_handle<detail::detached_promise> run_detached(event_loop&, task<> t) { co_await std::move(t); }
+}  // namespace
+
+event_loop::event_loop(std::string_view backend_name) {
+  ignore_sigpipe_once();
+  auto b = make_backend(backend_name, ready_);
+  if (!b) throw std::system_error(b.error(), "c10k: cannot set up the " + std::string(backend_name) + " backend");
+  backend_ = std::move(*b);
+  if (!current_loop) current_loop = this;
+}
+
+event_loop::~event_loop() {
+  while (tasks_) std::coroutine_handle<detail::detached_promise>::from_promise(*tasks_).destroy();
+  ready_.clear();
+  after_poll_.clear();
+  backend_.reset();
+  if (current_loop == this) current_loop = nullptr;
+}
+
+event_loop* event_loop::current() noexcept { return current_loop; }
+
+void event_loop::spawn(task<> t) { schedule(waiter::of(run_detached(*this, std::move(t)))); }
+
+void event_loop::post(std::function<void()> fn) {
+  {
+    std::lock_guard lock(posted_mutex_);
+    posted_.push_back(std::move(fn));
+  }
+  // Wake only on the first post since the loop last looked: later ones ride on that wake-up.
+  if (!has_posted_.exchange(true, std::memory_order_acq_rel)) backend_->wake();
+}
+
+void event_loop::stop() noexcept {
+  stop_requested_.store(true, std::memory_order_release);
+  backend_->wake();
+}
+
+void event_loop::run() {
+  event_loop* const outer = std::exchange(current_loop, this);
+  while (!stop_requested_.load(std::memory_order_acquire)) {
+    now_ = clock::now();
+    while (timer_entry* t = timers_.pop_due(now_)) t->fire(t);
+    ready_.run_once();
+    if (has_posted_.load(std::memory_order_acquire)) run_posted();
+    if (stop_requested_.load(std::memory_order_acquire)) break;
+    backend_->poll(poll_timeout());
+    for (waiter w : after_poll_) ready_.push(w);
+    after_poll_.clear();
+  }
+  stop_requested_.store(false, std::memory_order_relaxed);
+  current_loop = outer;
+}
+
+void event_loop::run_posted() {
+  {
+    std::lock_guard lock(posted_mutex_);
+    running_posted_.swap(posted_);
+    has_posted_.store(false, std::memory_order_release);
+  }
+  for (auto& fn : running_posted_) fn();
+  running_posted_.clear();
+}
+
+std::chrono::nanoseconds event_loop::poll_timeout() const noexcept {
+  if (!ready_.empty() || !after_poll_.empty() || has_posted_.load(std::memory_order_acquire)) return {};
+  if (timer_entry* t = timers_.top()) {
+    auto left = t->deadline - clock::now();
+    return left.count() > 0 ? std::chrono::duration_cast<std::chrono::nanoseconds>(left) : std::chrono::nanoseconds{};
+  }
+  return std::chrono::nanoseconds{-1};
+}
+
+task<> event_loop::complete_into_void(task<> t, bool& done, std::exception_ptr& error, event_loop& loop) {
+  try {
+    co_await std::move(t);
+    done = true;
+  } catch (...) {
+    error = std::current_exception();
+  }
+  loop.stop();
+}
+
+}  // namespace c10k
