@@ -56,7 +56,10 @@ runtime::~runtime() {
 void runtime::start(std::function<void(event_loop&, unsigned)> setup) {
   const unsigned n = options_.threads;
   const std::vector<int> cpus = allowed_cpus();
-  loops_.assign(n, nullptr);
+  {
+    std::lock_guard lock(loops_mutex_);
+    loops_.assign(n, nullptr);
+  }
   std::latch ready(n);
   std::mutex error_mutex;
   std::exception_ptr first_error;
@@ -76,16 +79,20 @@ void runtime::start(std::function<void(event_loop&, unsigned)> setup) {
             log(log_level::warning, "cannot pin loop {} to CPU {}", i, cpus[i % cpus.size()]);
         }
         loop = std::make_unique<event_loop>(options_.backend);
-        loops_[i] = loop.get();
         setup(*loop, i);
+        std::lock_guard lock(loops_mutex_);
+        loops_[i] = loop.get();
       } catch (...) {
         std::lock_guard lock(error_mutex);
         if (!first_error) first_error = std::current_exception();
-        loops_[i] = nullptr;
         loop.reset();
       }
       ready.count_down();
       if (loop) loop->run();
+      {
+        std::lock_guard lock(loops_mutex_);
+        loops_[i] = nullptr;
+      }
       loop.reset();
       (void)::eventfd_write(done_fd_, 1);
     });
@@ -100,15 +107,22 @@ void runtime::start(std::function<void(event_loop&, unsigned)> setup) {
 }
 
 void runtime::stop() noexcept {
+  std::lock_guard lock(loops_mutex_);
   for (event_loop* l : loops_)
     if (l) l->stop();
+}
+
+bool runtime::post(unsigned i, std::function<void()> fn) {
+  std::lock_guard lock(loops_mutex_);
+  if (i >= loops_.size() || !loops_[i]) return false;
+  loops_[i]->post(std::move(fn));
+  return true;
 }
 
 void runtime::join() {
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   threads_.clear();
-  loops_.clear();
 }
 
 int runtime::wait_for_signal() {

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,18 +36,23 @@ class runtime {
   void start(std::function<void(event_loop&, unsigned)> setup);
   // Stops every loop. Thread-safe.
   void stop() noexcept;
+  // Runs fn on loop i's thread (see event_loop::post); returns false when that loop has
+  // already ended. Thread-safe.
+  bool post(unsigned i, std::function<void()> fn);
   // Waits for every loop thread to end.
   void join();
   // Blocks until SIGINT or SIGTERM arrives or every loop ended; returns the signal number,
   // or 0 when the loops ended first.
   int wait_for_signal();
 
-  unsigned size() const noexcept { return static_cast<unsigned>(loops_.size()); }
-  event_loop& loop(unsigned i) noexcept { return *loops_[i]; }
+  unsigned size() const noexcept { return options_.threads; }
   const runtime_options& options() const noexcept { return options_; }
 
  private:
   runtime_options options_;
+  // The live loops; a thread clears its entry (under the mutex) before destroying its loop,
+  // so stop() and post() never reach a loop that is gone.
+  std::mutex loops_mutex_;
   std::vector<event_loop*> loops_;
   std::vector<std::thread> threads_;
   int done_fd_ = -1;  // eventfd: counts loop threads that ended, for wait_for_signal

@@ -1,0 +1,243 @@
+// The life of one HTTP/1.1 connection, as one coroutine.
+//
+// Read what the client sent; parse every complete request in the buffer; run each handler in
+// order; then send every response produced from that read in one writev (pipelining); repeat
+// until the client or a response closes the connection. The request's views point into the
+// buffer, which stays untouched until the responses are written.
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "c10k/http/date.hpp"
+#include "c10k/log.hpp"
+#include "c10k/time.hpp"
+#include "loop_state.hpp"
+
+namespace c10k::http {
+namespace {
+
+constexpr std::size_t initial_buffer_bytes = 8192;
+// Bodies up to this size are copied next to their head, so a batch of small responses
+// leaves in one contiguous buffer.
+constexpr std::size_t copy_body_below = 4096;
+
+// The responses produced from one read, ready for a single writev.
+class response_batch {
+ public:
+  bool empty() const noexcept { return parts_.empty(); }
+
+  // Adds r, with its head and (unless head_only) its body.
+  void add(response&& r, bool keep_alive, int version_minor, bool head_only) {
+    const std::size_t head_start = bytes_.size();
+    append_head(bytes_, r, http_date(), keep_alive, version_minor);
+    if (head_only || r.body().empty()) {
+      parts_.push_back({head_start, bytes_.size() - head_start, npos});
+    } else if (r.body().size() < copy_body_below) {
+      bytes_ += r.body();
+      parts_.push_back({head_start, bytes_.size() - head_start, npos});
+    } else {
+      parts_.push_back({head_start, bytes_.size() - head_start, npos});
+      parts_.push_back({0, r.body().size(), bodies_.size()});
+      bodies_.push_back(std::move(r));
+    }
+  }
+
+  // The batch as vectors into its buffers (valid until the next add or clear).
+  std::vector<iovec>& vectors() {
+    iov_.clear();
+    for (const part& p : parts_) {
+      if (p.body == npos) {
+        iov_.push_back({bytes_.data() + p.offset, p.length});
+      } else {
+        iov_.push_back({bodies_[p.body].body().data(), p.length});
+      }
+    }
+    merge_adjacent();
+    return iov_;
+  }
+
+  void clear() noexcept {
+    bytes_.clear();
+    parts_.clear();
+    bodies_.clear();
+  }
+
+ private:
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+  struct part {
+    std::size_t offset;  // into bytes_ (when body == npos)
+    std::size_t length;
+    std::size_t body;    // index into bodies_, or npos
+  };
+
+  // Consecutive heads and copied bodies are adjacent in bytes_: send them as one vector.
+  void merge_adjacent() {
+    std::size_t out = 0;
+    for (std::size_t i = 0; i < iov_.size(); ++i) {
+      if (out > 0 && static_cast<char*>(iov_[out - 1].iov_base) + iov_[out - 1].iov_len == iov_[i].iov_base) {
+        iov_[out - 1].iov_len += iov_[i].iov_len;
+      } else {
+        iov_[out++] = iov_[i];
+      }
+    }
+    iov_.resize(out);
+  }
+
+  std::string bytes_;
+  std::vector<part> parts_;
+  std::vector<response> bodies_;
+  std::vector<iovec> iov_;
+};
+
+// Runs the route's handler; a handler that throws gets the client a 500, not a dead connection.
+task<response> respond(const router& routes, request& req) {
+  response fallback;
+  const handler* h = routes.find(req, fallback);
+  if (!h) co_return fallback;
+  try {
+    co_return co_await (*h)(req);
+  } catch (const std::exception& e) {
+    log(log_level::error, "handler for {} {} failed: {}", req.method(), req.path(), e.what());
+  } catch (...) {
+    log(log_level::error, "handler for {} {} failed with a non-standard exception", req.method(), req.path());
+  }
+  co_return response::text(500, "Internal Server Error\n");
+}
+
+// Closes like nginx's lingering close: stop sending, then read and drop what the client still
+// sends (bounded in bytes and time), so the kernel does not answer it with a reset that could
+// destroy the response still on its way.
+task<void> linger_close(tcp_stream& s) {
+  (void)s.shutdown(SHUT_WR);
+  std::array<char, 4096> sink;
+  std::size_t drained = 0;
+  while (drained < 256 * 1024) {
+    auto n = co_await with_timeout(std::chrono::seconds(2), s.read(sink));
+    if (!n || *n == 0) break;
+    drained += *n;
+  }
+}
+
+}  // namespace
+
+task<void> serve_connection(tcp_stream stream, loop_state& state) {
+  connection_entry entry;
+  state.link(entry);
+  struct unlink_on_exit {
+    loop_state& state;
+    connection_entry& entry;
+    ~unlink_on_exit() { state.unlink(entry); }
+  } unlink{state, entry};
+
+  const server_options& opt = *state.options;
+  const std::size_t buffer_cap = opt.limits.max_head_bytes + opt.max_body_bytes + 64 * 1024;
+  std::vector<char> buf(initial_buffer_bytes);
+  std::size_t start = 0, end = 0;  // unconsumed bytes are buf[start, end)
+  request_head head;
+  chunked_decoder chunks;
+  std::string chunked_body;
+  std::size_t chunked_consumed = 0;  // raw bytes of the current chunked body decoded so far
+  bool in_chunked_body = false;
+  response_batch batch;
+
+  for (;;) {
+    bool close_after = false;
+    bool refused = false;  // closing because the request was refused: the client may still be sending
+    std::size_t need = 0;  // buffer bytes the request at `start` needs in all, when known
+
+    while (start < end && !close_after) {
+      const std::string_view avail(buf.data() + start, end - start);
+      const parse_result r = parse_request_head(avail, head, opt.limits);
+      if (r.status == parse_status::incomplete) break;
+      if (r.status == parse_status::error) {
+        batch.add(response::text(status_for(r.error), fmt::format("{}\n", to_string(r.error))), false, 1, false);
+        close_after = refused = true;
+        break;
+      }
+
+      std::string_view body;
+      std::size_t total = r.consumed;
+      if (head.framing == body_framing::content_length) {
+        if (head.content_length > opt.max_body_bytes) {
+          batch.add(response::text(413, "request body too large\n"), false, head.version_minor, false);
+          close_after = refused = true;
+          break;
+        }
+        if (avail.size() - r.consumed < head.content_length) {
+          need = r.consumed + head.content_length;
+          break;
+        }
+        body = avail.substr(r.consumed, head.content_length);
+        total += head.content_length;
+      } else if (head.framing == body_framing::chunked) {
+        if (!in_chunked_body) {
+          chunks.reset();
+          chunked_body.clear();
+          chunked_consumed = 0;
+          in_chunked_body = true;
+        }
+        const parse_result d = chunks.decode(avail.substr(r.consumed + chunked_consumed), chunked_body, opt.max_body_bytes);
+        chunked_consumed += d.consumed;
+        if (d.status == parse_status::incomplete) break;
+        in_chunked_body = false;
+        if (d.status == parse_status::error) {
+          batch.add(response::text(status_for(d.error), fmt::format("{}\n", to_string(d.error))), false, head.version_minor, false);
+          close_after = refused = true;
+          break;
+        }
+        body = chunked_body;
+        total += chunked_consumed;
+      }
+
+      request req(head, body);
+      response resp = co_await respond(*state.routes, req);
+      const bool keep_alive = head.keep_alive && !resp.closes_connection() && !state.draining;
+      batch.add(std::move(resp), keep_alive, head.version_minor, head.method == "HEAD");
+      start += total;
+      close_after = !keep_alive;
+    }
+
+    if (!batch.empty()) {
+      auto written = co_await stream.writev_all(batch.vectors());
+      batch.clear();
+      if (!written) co_return;
+    }
+    if (close_after) {
+      // Unread bytes, or a refused request, mean the client may still be sending: closing at
+      // once would answer it with a reset that can destroy the response on its way.
+      if (refused || start < end) co_await linger_close(stream);
+      co_return;
+    }
+
+    // Make room for the rest of the request at `start`.
+    if (start == end) {
+      start = end = 0;
+    } else if (start > 0) {
+      std::memmove(buf.data(), buf.data() + start, end - start);
+      end -= start;
+      start = 0;
+    }
+    if (end == buf.size() || need > buf.size()) {
+      if (buf.size() >= buffer_cap) {  // only a chunked body's framing can get here
+        batch.add(response::text(413, "request too large\n"), false, 1, false);
+        auto written = co_await stream.writev_all(batch.vectors());
+        (void)written;
+        co_return;
+      }
+      buf.resize(std::min(buffer_cap, std::max(buf.size() * 2, need)));
+    }
+
+    entry.idle = (start == end);
+    if (entry.idle && state.draining) co_return;
+    auto n = co_await in_scope(entry.scope, stream.read(std::span<char>(buf.data() + end, buf.size() - end)));
+    entry.idle = false;
+    if (!n || *n == 0) co_return;
+    end += *n;
+  }
+}
+
+}  // namespace c10k::http

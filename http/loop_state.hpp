@@ -1,0 +1,57 @@
+// What one loop of the server shares among its connections (private to c10k::http).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+
+#include "c10k/cancel.hpp"
+#include "c10k/event_loop.hpp"
+#include "c10k/http/router.hpp"
+#include "c10k/http/server.hpp"
+#include "c10k/tcp_listener.hpp"
+
+namespace c10k::http {
+
+// A connection as its loop sees it, for a graceful stop: linked into loop_state while open.
+struct connection_entry {
+  cancel_scope scope;     // cancelled to end the connection's wait for its next request
+  bool idle = false;      // waiting for the first byte of a request: safe to close
+  connection_entry* prev = nullptr;
+  connection_entry* next = nullptr;
+};
+
+struct loop_state {
+  event_loop* loop = nullptr;
+  const router* routes = nullptr;
+  const server_options* options = nullptr;
+  tcp_listener listener;
+  bool draining = false;
+  bool accepting = false;
+  connection_entry* connections = nullptr;
+  std::atomic<std::size_t> connection_count{0};
+  cancel_scope accept_scope;  // cancelled to stop the accept loop's back-off sleeps
+
+  void link(connection_entry& c) noexcept {
+    c.next = connections;
+    if (connections) connections->prev = &c;
+    connections = &c;
+    connection_count.fetch_add(1, std::memory_order_relaxed);
+  }
+  void unlink(connection_entry& c) noexcept {
+    if (c.prev) c.prev->next = c.next;
+    else connections = c.next;
+    if (c.next) c.next->prev = c.prev;
+    connection_count.fetch_sub(1, std::memory_order_relaxed);
+    finish_drain_if_done();
+  }
+  // Ends the loop once a drain has nothing left to wait for.
+  void finish_drain_if_done() noexcept {
+    if (draining && !accepting && connections == nullptr) loop->stop();
+  }
+};
+
+// Serves one connection until it closes: read, parse every request, dispatch, write all the
+// responses of one read together.
+task<void> serve_connection(tcp_stream stream, loop_state& state);
+
+}  // namespace c10k::http

@@ -1,0 +1,25 @@
+#include "c10k/http/request.hpp"
+
+namespace c10k::http {
+
+request::request(const request_head& head, std::string_view body) noexcept : head_(&head), body_(body) {
+  std::string_view t = head.target;
+  // absolute-form: the path starts after the authority.
+  if (auto scheme = t.find("://"); scheme != std::string_view::npos && t.front() != '/') {
+    auto slash = t.find('/', scheme + 3);
+    t = slash == std::string_view::npos ? std::string_view("/") : t.substr(slash);
+  }
+  if (auto q = t.find('?'); q != std::string_view::npos) {
+    query_ = t.substr(q + 1);
+    t = t.substr(0, q);
+  }
+  path_ = t;
+}
+
+std::string_view request::param(std::string_view name) const noexcept {
+  for (const auto& [n, v] : params_)
+    if (n == name) return v;
+  return {};
+}
+
+}  // namespace c10k::http

@@ -1,0 +1,98 @@
+#include "c10k/http/router.hpp"
+
+namespace c10k::http {
+namespace {
+
+// Calls fn(segment) for each '/'-separated segment of path, skipping the leading '/'.
+template <typename F>
+bool each_segment(std::string_view path, F&& fn) {
+  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  for (;;) {
+    auto slash = path.find('/');
+    if (!fn(path.substr(0, slash))) return false;
+    if (slash == std::string_view::npos) return true;
+    path.remove_prefix(slash + 1);
+  }
+}
+
+bool is_param(std::string_view s) { return s.size() > 2 && s.front() == '{' && s.back() == '}'; }
+// "{name...}" takes the rest of the path, slashes included (as in Go's net/http patterns).
+bool is_rest_param(std::string_view s) { return is_param(s) && s.size() > 5 && s.substr(s.size() - 4) == "...}"; }
+
+}  // namespace
+
+router& router::add(std::string_view method, std::string_view pattern, handler h) {
+  route r{std::string(method), {}, std::move(h)};
+  each_segment(pattern, [&](std::string_view seg) {
+    r.segments.emplace_back(seg);
+    return true;
+  });
+  routes_.push_back(std::move(r));
+  return *this;
+}
+
+bool router::match(const route& r, std::string_view path, request* req) {
+  std::size_t i = 0;
+  bool rest = false;
+  bool ok = each_segment(path, [&](std::string_view seg) {
+    if (rest) return true;
+    if (i >= r.segments.size()) return false;
+    const std::string& want = r.segments[i++];
+    if (is_rest_param(want)) {
+      rest = true;
+      // seg.data() points into path: the rest runs from here to its end.
+      std::string_view tail(seg.data(), static_cast<std::size_t>(path.data() + path.size() - seg.data()));
+      if (req) req->set_param(std::string_view(want).substr(1, want.size() - 5), tail);
+      return true;
+    }
+    if (is_param(want)) {
+      if (seg.empty()) return false;
+      if (req) req->set_param(std::string_view(want).substr(1, want.size() - 2), seg);
+      return true;
+    }
+    return seg == want;
+  });
+  return ok && i == r.segments.size();
+}
+
+const handler* router::find(request& req, response& fallback) const {
+  const std::string_view method = req.method();
+  const route* get_route = nullptr;
+  std::string allow;
+  for (const route& r : routes_) {
+    if (!match(r, req.path(), nullptr)) continue;
+    if (r.method == method || (method == "HEAD" && r.method == "GET" && !get_route)) {
+      if (r.method == method) {
+        req.clear_params();
+        match(r, req.path(), &req);
+        return &r.h;
+      }
+      get_route = &r;
+    }
+    if (allow.find(r.method) == std::string::npos) {
+      if (!allow.empty()) allow += ", ";
+      allow += r.method;
+      if (r.method == "GET" && allow.find("HEAD") == std::string::npos) allow += ", HEAD";
+    }
+  }
+  if (get_route) {
+    req.clear_params();
+    match(*get_route, req.path(), &req);
+    return &get_route->h;
+  }
+  if (allow.empty()) {
+    fallback = response::text(404, "Not Found\n");
+  } else {
+    fallback = response::text(405, "Method Not Allowed\n");
+    fallback.set_header("Allow", std::move(allow));
+  }
+  return nullptr;
+}
+
+task<response> router::dispatch(request& req) const {
+  response fallback;
+  if (const handler* h = find(req, fallback)) co_return co_await (*h)(req);
+  co_return fallback;
+}
+
+}  // namespace c10k::http

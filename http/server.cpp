@@ -1,0 +1,174 @@
+#include "c10k/http/server.hpp"
+
+#include <unistd.h>
+
+#include <stdexcept>
+
+#include "c10k/log.hpp"
+#include "c10k/runtime.hpp"
+#include "c10k/time.hpp"
+#include "loop_state.hpp"
+
+namespace c10k::http {
+
+namespace {
+
+bool is_fd_exhaustion(std::error_code ec) {
+  return ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system ||
+         ec == std::errc::no_buffer_space || ec == std::errc::not_enough_memory;
+}
+
+// Accepts connections and gives each its own coroutine, until the listener closes. When the
+// fd table is full, accepting pauses instead of spinning on a listener that stays readable.
+task<void> accept_loop(loop_state& st) {
+  bool reported = false;
+  while (!st.draining) {
+    auto s = co_await st.listener.accept();
+    if (s) {
+      reported = false;
+      (void)s->set_nodelay();
+      st.loop->spawn(serve_connection(std::move(*s), st));
+      continue;
+    }
+    const std::error_code ec = s.error();
+    if (st.draining || ec == std::errc::operation_canceled || ec == std::errc::bad_file_descriptor) break;
+    if (is_fd_exhaustion(ec)) {
+      if (!reported) log(log_level::warning, "accept: {}; pausing accepts for 100 ms", ec.message());
+      reported = true;
+      (void)co_await in_scope(st.accept_scope, sleep_for(std::chrono::milliseconds(100)));
+    }
+    // Anything else (ECONNABORTED, ...) concerns one connection only: go on.
+  }
+  st.accepting = false;
+  st.finish_drain_if_done();
+}
+
+// Gives requests in flight until the drain timeout, then ends the loop; what is still open is
+// destroyed with the loop (sockets close).
+task<void> drain_deadline(loop_state& st) {
+  (void)co_await sleep_for(st.options->drain_timeout);
+  log(log_level::warning, "graceful stop: {} connection(s) still open after {} ms; closing them",
+      st.connection_count.load(), st.options->drain_timeout.count());
+  st.loop->stop();
+}
+
+void begin_drain(loop_state& st) {
+  if (st.draining) return;
+  st.draining = true;
+  st.accept_scope.cancel();
+  st.listener.close();
+  for (connection_entry* c = st.connections; c; c = c->next)
+    if (c->idle) c->scope.cancel();
+  st.loop->spawn(drain_deadline(st));
+  st.finish_drain_if_done();
+}
+
+}  // namespace
+
+struct server::impl {
+  router routes;
+  std::unique_ptr<runtime> rt;
+  std::vector<std::unique_ptr<loop_state>> loops;
+  std::atomic<bool> stop_requested{false};
+};
+
+server::server(router routes, server_options options) : impl_(std::make_unique<impl>()), options_(std::move(options)) {
+  impl_->routes = std::move(routes);
+}
+
+server::~server() {
+  stop();
+  wait();
+}
+
+result<void> server::start() {
+  if (impl_->rt) return std::errc::operation_in_progress;
+  auto at = address::parse(options_.host, options_.port);
+  if (!at) return at.error();
+  {
+    ready_queue probe;
+    if (auto b = make_backend(options_.backend, probe); !b) return b.error();
+  }
+  const unsigned n = options_.threads ? options_.threads : available_cpus();
+  const listen_options lo{.backlog = options_.backlog, .reuse_port = true, .accept_limit = options_.accept_limit};
+
+  // SO_REUSEPORT would let this server share a port with another one that also set it; a
+  // probe bind without it tells a port in use apart.
+  if (options_.port != 0) {
+    auto probe = tcp_listener::bind_socket(*at, {.backlog = 1, .reuse_port = false});
+    if (!probe) return probe.error();
+    ::close(*probe);
+  }
+
+  // Bind every listener here, before any thread starts, so that a port in use is reported
+  // to the caller; with port 0 the first bind picks the port the others share.
+  std::vector<int> fds;
+  auto close_all = [&fds] {
+    for (int fd : fds) ::close(fd);
+  };
+  for (unsigned i = 0; i < n; ++i) {
+    auto fd = tcp_listener::bind_socket(*at, lo);
+    if (!fd) {
+      close_all();
+      return fd.error();
+    }
+    fds.push_back(*fd);
+    if (i == 0) {
+      sockaddr_storage ss;
+      socklen_t len = sizeof ss;
+      ::getsockname(*fd, reinterpret_cast<sockaddr*>(&ss), &len);
+      port_ = address::from(reinterpret_cast<sockaddr*>(&ss), len).port();
+      at = address::parse(options_.host, port_);
+    }
+  }
+
+  for (unsigned i = 0; i < n; ++i) impl_->loops.push_back(std::make_unique<loop_state>());
+  impl_->rt = std::make_unique<runtime>(runtime_options{.threads = n, .backend = options_.backend, .pin_cpus = options_.pin_cpus});
+  try {
+    impl_->rt->start([&](event_loop& loop, unsigned i) {
+      loop_state& st = *impl_->loops[i];
+      st.loop = &loop;
+      st.routes = &impl_->routes;
+      st.options = &options_;
+      auto l = tcp_listener::adopt(loop, std::exchange(fds[i], -1), lo);
+      if (!l) throw std::system_error(l.error(), "listener");
+      st.listener = std::move(*l);
+      st.accepting = true;
+      loop.spawn(accept_loop(st));
+    });
+  } catch (const std::system_error& e) {
+    for (int fd : fds)
+      if (fd >= 0) ::close(fd);
+    impl_->rt.reset();
+    return e.code();
+  }
+  return {};
+}
+
+void server::stop() {
+  if (!impl_->rt || impl_->stop_requested.exchange(true)) return;
+  for (unsigned i = 0; i < impl_->loops.size(); ++i) {
+    loop_state* st = impl_->loops[i].get();
+    impl_->rt->post(i, [st] { begin_drain(*st); });
+  }
+}
+
+void server::wait() {
+  if (impl_->rt) impl_->rt->join();
+}
+
+result<void> server::run() {
+  if (auto r = start(); !r) return r;
+  impl_->rt->wait_for_signal();
+  stop();
+  wait();
+  return {};
+}
+
+std::size_t server::connection_count() const noexcept {
+  std::size_t n = 0;
+  for (const auto& st : impl_->loops) n += st->connection_count.load(std::memory_order_relaxed);
+  return n;
+}
+
+}  // namespace c10k::http

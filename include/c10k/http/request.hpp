@@ -1,0 +1,49 @@
+// request: one parsed HTTP request as a handler sees it; views into the connection's buffer,
+// valid until the handler's response is written.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "c10k/http/parser.hpp"
+
+namespace c10k::http {
+
+class request {
+ public:
+  request(const request_head& head, std::string_view body) noexcept;
+
+  std::string_view method() const noexcept { return head_->method; }
+  // The request-target as sent ("/users/7?x=1").
+  std::string_view target() const noexcept { return head_->target; }
+  // The path of the target, without query ("/users/7"); "*" for OPTIONS *.
+  std::string_view path() const noexcept { return path_; }
+  // The query after '?', without it; empty when there is none.
+  std::string_view query() const noexcept { return query_; }
+  int version_minor() const noexcept { return head_->version_minor; }
+  // The first header called `name` (case-insensitive), or nullopt.
+  std::optional<std::string_view> header(std::string_view name) const noexcept { return head_->header(name); }
+  const std::vector<header_field>& headers() const noexcept { return head_->headers; }
+  // The whole body (decoded if it came chunked); empty when there is none.
+  std::string_view body() const noexcept { return body_; }
+  // Whether the client wants the connection kept open after this request.
+  bool keep_alive() const noexcept { return head_->keep_alive; }
+
+  // The path parameter called `name` ("{id}" in the route), or an empty view.
+  std::string_view param(std::string_view name) const noexcept;
+  // For the router: records a path parameter.
+  void set_param(std::string_view name, std::string_view value) { params_.emplace_back(name, value); }
+  void clear_params() noexcept { params_.clear(); }
+
+ private:
+  const request_head* head_;
+  std::string_view body_;
+  std::string_view path_;
+  std::string_view query_;
+  std::vector<std::pair<std::string_view, std::string_view>> params_;
+};
+
+}  // namespace c10k::http

@@ -1,0 +1,49 @@
+// router: method + path pattern to handler, with path parameters ("/users/{id}").
+//
+// A handler is straight-line code returning task<response>. No route for the path gives 404;
+// routes for the path but not the method give 405 with an Allow header. HEAD falls back to the
+// GET route (the server sends the head without the body).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "c10k/http/request.hpp"
+#include "c10k/http/response.hpp"
+#include "c10k/task.hpp"
+
+namespace c10k::http {
+
+using handler = std::function<task<response>(request&)>;
+
+class router {
+ public:
+  // Adds a route; segments written "{name}" match any one non-empty segment and become
+  // request::param(name); a last segment "{name...}" matches the rest of the path, slashes
+  // included (possibly empty). Returns *this for chaining.
+  router& add(std::string_view method, std::string_view pattern, handler h);
+  router& get(std::string_view pattern, handler h) { return add("GET", pattern, std::move(h)); }
+  router& post(std::string_view pattern, handler h) { return add("POST", pattern, std::move(h)); }
+  router& put(std::string_view pattern, handler h) { return add("PUT", pattern, std::move(h)); }
+  router& del(std::string_view pattern, handler h) { return add("DELETE", pattern, std::move(h)); }
+
+  // Finds the route for req, recording its path parameters in req. Returns the handler, or
+  // nullptr and sets `fallback` to the 404 or 405 response to send.
+  const handler* find(request& req, response& fallback) const;
+  // Runs the handler for req, or yields its 404/405 response. Exceptions from the handler
+  // propagate (the server turns them into 500).
+  task<response> dispatch(request& req) const;
+
+ private:
+  struct route {
+    std::string method;
+    std::vector<std::string> segments;  // "{name}" for parameters
+    handler h;
+  };
+  static bool match(const route& r, std::string_view path, request* req);
+  std::vector<route> routes_;
+};
+
+}  // namespace c10k::http

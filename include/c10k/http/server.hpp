@@ -1,0 +1,63 @@
+// server: an HTTP/1.1 server: one loop per thread, each with its own SO_REUSEPORT listener,
+// one coroutine per connection, and a graceful stop.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "c10k/http/parser.hpp"
+#include "c10k/http/router.hpp"
+#include "c10k/result.hpp"
+
+namespace c10k::http {
+
+struct server_options {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 8080;        // 0 picks a free port (see server::port())
+  unsigned threads = 0;             // event loops; 0 = one per CPU
+  std::string backend = "epoll";    // see c10k::available_backends()
+  unsigned accept_limit = 0;        // connections accepted per readiness event; 0 = unlimited
+  int backlog = 4096;
+  bool pin_cpus = false;            // pin loop i to CPU i
+  parse_limits limits{};            // request line and header limits
+  std::size_t max_body_bytes = 8 << 20;
+  // How long a graceful stop waits for requests in flight before closing what is left.
+  std::chrono::milliseconds drain_timeout{10'000};
+};
+
+class server {
+ public:
+  server(router routes, server_options options = {});
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+  // Stops (gracefully) and waits for the loops.
+  ~server();
+
+  // Binds every listener and starts the loops; returns once the server accepts connections,
+  // or the error binding hit (address_in_use, invalid_argument for a bad host or backend, ...).
+  result<void> start();
+  // Stops gracefully: no new connections, requests in flight finish (their responses say
+  // Connection: close), idle keep-alive connections close. Returns at once. Thread-safe.
+  void stop();
+  // Waits until every loop has ended.
+  void wait();
+  // start(), then serve until SIGINT or SIGTERM, then stop() and wait(); returns start()'s error.
+  result<void> run();
+
+  // The port the server listens on (useful after binding port 0).
+  std::uint16_t port() const noexcept { return port_; }
+  const server_options& options() const noexcept { return options_; }
+  // Connections open right now, summed over the loops (approximate while they change).
+  std::size_t connection_count() const noexcept;
+
+  struct impl;
+
+ private:
+  std::unique_ptr<impl> impl_;
+  server_options options_;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace c10k::http

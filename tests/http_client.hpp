@@ -1,0 +1,131 @@
+// A blocking HTTP/1.1 test client over loopback: sends raw bytes, reads framed responses.
+// Every read has a 10-second receive timeout, so a server that hangs fails the test instead
+// of hanging it.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace c10k::testing {
+
+struct http_reply {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+  std::string header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+class http_client {
+ public:
+  explicit http_client(std::uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) throw std::runtime_error("socket failed");
+    timeval tv{10, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) throw std::runtime_error("connect failed");
+  }
+  http_client(const http_client&) = delete;
+  http_client(http_client&& o) noexcept : fd_(o.fd_), buf_(std::move(o.buf_)) { o.fd_ = -1; }
+  ~http_client() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  void send(const std::string& bytes) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+      if (n <= 0) throw std::runtime_error("send failed");
+      done += static_cast<std::size_t>(n);
+    }
+  }
+
+  // Reads one response (Content-Length framed); nullopt when the server closed first.
+  std::optional<http_reply> read_reply(bool head_request = false) {
+    std::size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
+      if (!fill()) return std::nullopt;
+    http_reply r;
+    std::string head = buf_.substr(0, end);
+    buf_.erase(0, end + 4);
+    auto line_end = head.find("\r\n");
+    std::string status_line = head.substr(0, line_end);
+    if (status_line.size() < 12) return std::nullopt;
+    r.status = std::stoi(status_line.substr(9, 3));
+    std::size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
+    while (pos < head.size()) {
+      auto next = head.find("\r\n", pos);
+      if (next == std::string::npos) next = head.size();
+      std::string line = head.substr(pos, next - pos);
+      auto colon = line.find(':');
+      std::string name = line.substr(0, colon);
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string value = line.substr(colon + 1);
+      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+      r.headers[name] = value;
+      pos = next + 2;
+    }
+    std::size_t length = head_request ? 0 : std::stoul(r.header("content-length").empty() ? "0" : r.header("content-length"));
+    while (buf_.size() < length)
+      if (!fill()) return std::nullopt;
+    r.body = buf_.substr(0, length);
+    buf_.erase(0, length);
+    return r;
+  }
+
+  // Sends a request and reads its reply.
+  std::optional<http_reply> request(const std::string& bytes) {
+    send(bytes);
+    return read_reply();
+  }
+
+  // True when the server closed the connection (EOF) with no further bytes.
+  bool closed_by_server() {
+    if (!buf_.empty()) return false;
+    char c;
+    ssize_t n = ::recv(fd_, &c, 1, 0);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+  }
+
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  bool fill() {
+    char tmp[65536];
+    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+    if (n <= 0) return false;
+    buf_.append(tmp, static_cast<std::size_t>(n));
+    return true;
+  }
+
+  int fd_ = -1;
+  std::string buf_;
+};
+
+inline std::string get(const std::string& path, const std::string& extra = "") {
+  return "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n" + extra + "\r\n";
+}
+
+}  // namespace c10k::testing

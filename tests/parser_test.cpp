@@ -1,0 +1,789 @@
+#include "c10k/http/parser.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+using namespace c10k::http;
+using namespace std::string_view_literals;
+
+namespace {
+
+// Parses a heap copy of exactly in.size() bytes, so that AddressSanitizer reports any read past
+// the end. Only the status is meaningful afterwards: the views in `head` die with the copy.
+parse_result parse_exact_copy(std::string_view in, request_head& head, const parse_limits& limits = {}) {
+  auto buf = std::make_unique<char[]>(in.size());
+  if (!in.empty()) std::memcpy(buf.get(), in.data(), in.size());
+  return parse_request_head(std::string_view(buf.get(), in.size()), head, limits);
+}
+
+// Returns the error for `in`, or none when it parsed or is incomplete (the status is checked
+// separately by callers that care).
+parse_error error_of(std::string_view in, const parse_limits& limits = {}) {
+  request_head head;
+  const parse_result r = parse_exact_copy(in, head, limits);
+  if (r.status == parse_status::error) {
+    EXPECT_EQ(r.consumed, 0u);
+    return r.error;
+  }
+  return parse_error::none;
+}
+
+parse_status status_of(std::string_view in, const parse_limits& limits = {}) {
+  request_head head;
+  return parse_exact_copy(in, head, limits).status;
+}
+
+std::string request_with(std::string_view header_lines, std::string_view request_line = "GET / HTTP/1.1\r\n") {
+  return std::string(request_line) + std::string(header_lines) + "\r\n";
+}
+
+// Decodes `body` fed in the given pieces and returns what came out; `consumed_total` gets the
+// number of bytes the decoder took.
+struct decode_outcome {
+  parse_status status;
+  parse_error error;
+  std::string data;
+  std::size_t consumed_total;
+};
+
+decode_outcome decode_pieces(const std::vector<std::string>& pieces, std::uint64_t max_body = UINT64_MAX) {
+  chunked_decoder decoder;
+  decode_outcome o{parse_status::incomplete, parse_error::none, {}, 0};
+  for (const std::string& piece : pieces) {
+    auto buf = std::make_unique<char[]>(piece.size());
+    if (!piece.empty()) std::memcpy(buf.get(), piece.data(), piece.size());
+    const parse_result r = decoder.decode(std::string_view(buf.get(), piece.size()), o.data, max_body);
+    o.consumed_total += r.consumed;
+    o.status = r.status;
+    o.error = r.error;
+    if (r.status != parse_status::incomplete) break;
+    EXPECT_EQ(r.consumed, piece.size());
+  }
+  return o;
+}
+
+decode_outcome decode_whole(std::string_view body, std::uint64_t max_body = UINT64_MAX) {
+  return decode_pieces({std::string(body)}, max_body);
+}
+
+parse_error chunk_error_of(std::string_view body, std::uint64_t max_body = UINT64_MAX) {
+  const decode_outcome o = decode_whole(body, max_body);
+  return o.status == parse_status::error ? o.error : parse_error::none;
+}
+
+constexpr parse_error all_errors[] = {
+    parse_error::none,
+    parse_error::bad_method,
+    parse_error::bad_target,
+    parse_error::bad_version,
+    parse_error::version_not_supported,
+    parse_error::bad_header_name,
+    parse_error::bad_header_value,
+    parse_error::obs_fold,
+    parse_error::missing_host,
+    parse_error::duplicate_host,
+    parse_error::bad_host,
+    parse_error::header_too_large,
+    parse_error::too_many_headers,
+    parse_error::target_too_long,
+    parse_error::bad_content_length,
+    parse_error::conflicting_framing,
+    parse_error::bad_transfer_encoding,
+    parse_error::unsupported_transfer_encoding,
+    parse_error::bad_chunk,
+    parse_error::body_too_large,
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// valid requests
+
+TEST(parser, accepts_a_simple_get) {
+  const std::string_view in =
+      "GET /index.html?q=1 HTTP/1.1\r\n"
+      "Host: example.com\r\n"
+      "User-Agent: test/1.0\r\n"
+      "Accept: */*\r\n"
+      "\r\n";
+  request_head head;
+  const parse_result r = parse_request_head(in, head);
+  ASSERT_EQ(r.status, parse_status::done);
+  EXPECT_EQ(r.error, parse_error::none);
+  EXPECT_EQ(r.consumed, in.size());
+  EXPECT_EQ(head.method, "GET");
+  EXPECT_EQ(head.target, "/index.html?q=1");
+  EXPECT_EQ(head.version_minor, 1);
+  ASSERT_EQ(head.headers.size(), 3u);
+  EXPECT_EQ(head.headers[0].name, "Host");
+  EXPECT_EQ(head.headers[0].value, "example.com");
+  EXPECT_EQ(head.headers[1].name, "User-Agent");
+  EXPECT_EQ(head.headers[1].value, "test/1.0");
+  EXPECT_EQ(head.headers[2].name, "Accept");
+  EXPECT_EQ(head.headers[2].value, "*/*");
+  EXPECT_EQ(head.host, "example.com");
+  EXPECT_TRUE(head.keep_alive);
+  EXPECT_FALSE(head.expect_continue);
+  EXPECT_EQ(head.framing, body_framing::none);
+  // The views point into the caller's buffer: no copies.
+  EXPECT_EQ(head.method.data(), in.data());
+}
+
+TEST(parser, trims_optional_whitespace_around_header_values) {
+  const std::string in = request_with("Host: h\r\nX-A: \t  spaced  value \t \r\nX-Empty:\r\nX-Blank:   \r\n");
+  request_head head;
+  ASSERT_EQ(parse_request_head(in, head).status, parse_status::done);
+  ASSERT_EQ(head.headers.size(), 4u);
+  EXPECT_EQ(head.headers[1].value, "spaced  value");
+  EXPECT_EQ(head.headers[2].value, "");
+  EXPECT_EQ(head.headers[3].value, "");
+}
+
+TEST(parser, accepts_obs_text_in_header_values) {
+  const std::string in = request_with("Host: h\r\nX-Name: caf\xc3\xa9\r\n");
+  request_head head;
+  ASSERT_EQ(parse_request_head(in, head).status, parse_status::done);
+  EXPECT_EQ(head.headers[1].value, "caf\xc3\xa9");
+}
+
+TEST(parser, closes_http10_without_keep_alive) {
+  const std::string_view in = "GET / HTTP/1.0\r\n\r\n";
+  request_head head;
+  const parse_result r = parse_request_head(in, head);
+  ASSERT_EQ(r.status, parse_status::done);
+  EXPECT_EQ(r.consumed, in.size());
+  EXPECT_EQ(head.version_minor, 0);
+  EXPECT_FALSE(head.keep_alive);
+  EXPECT_TRUE(head.host.empty());
+}
+
+TEST(parser, keeps_http10_alive_with_connection_keep_alive) {
+  request_head head;
+  ASSERT_EQ(parse_request_head("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", head).status, parse_status::done);
+  EXPECT_EQ(head.version_minor, 0);
+  EXPECT_TRUE(head.keep_alive);
+}
+
+TEST(parser, closes_http11_with_connection_close_in_a_token_list) {
+  request_head head;
+  ASSERT_EQ(parse_request_head(request_with("Host: h\r\nConnection: Upgrade ,  CLOSE\r\n"), head).status,
+            parse_status::done);
+  EXPECT_FALSE(head.keep_alive);
+  // close wins over keep-alive when both are given
+  ASSERT_EQ(parse_request_head("GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n", head).status,
+            parse_status::done);
+  EXPECT_FALSE(head.keep_alive);
+}
+
+TEST(parser, reads_a_post_with_content_length) {
+  const std::string in = request_with("Host: h\r\nContent-Length: 13\r\n", "POST /submit HTTP/1.1\r\n") + "hello, world!";
+  request_head head;
+  const parse_result r = parse_request_head(in, head);
+  ASSERT_EQ(r.status, parse_status::done);
+  EXPECT_EQ(r.consumed, in.size() - 13);
+  EXPECT_EQ(head.method, "POST");
+  EXPECT_EQ(head.framing, body_framing::content_length);
+  EXPECT_EQ(head.content_length, 13u);
+}
+
+TEST(parser, accepts_repeated_identical_content_lengths) {
+  request_head head;
+  ASSERT_EQ(parse_request_head(request_with("Host: h\r\nContent-Length: 5\r\nContent-Length: 005 , 5\r\n"), head).status,
+            parse_status::done);
+  EXPECT_EQ(head.framing, body_framing::content_length);
+  EXPECT_EQ(head.content_length, 5u);
+}
+
+TEST(parser, accepts_the_largest_content_length) {
+  request_head head;
+  ASSERT_EQ(parse_request_head(request_with("Host: h\r\nContent-Length: 18446744073709551615\r\n"), head).status,
+            parse_status::done);
+  EXPECT_EQ(head.content_length, UINT64_MAX);
+}
+
+TEST(parser, reads_a_chunked_post) {
+  request_head head;
+  ASSERT_EQ(parse_request_head(request_with("Host: h\r\nTransfer-Encoding: CHUNKED\r\n", "POST / HTTP/1.1\r\n"), head).status,
+            parse_status::done);
+  EXPECT_EQ(head.framing, body_framing::chunked);
+  EXPECT_EQ(head.content_length, 0u);
+}
+
+TEST(parser, accepts_an_absolute_form_target_and_takes_its_host) {
+  const std::string in = request_with("Host: ignored.example\r\n", "GET http://example.com:8080/a?b HTTP/1.1\r\n");
+  request_head head;
+  ASSERT_EQ(parse_request_head(in, head).status, parse_status::done);
+  EXPECT_EQ(head.target, "http://example.com:8080/a?b");
+  EXPECT_EQ(head.host, "example.com:8080");
+  const std::string no_path = request_with("Host: x\r\n", "GET HTTPS://example.com HTTP/1.1\r\n");
+  ASSERT_EQ(parse_request_head(no_path, head).status, parse_status::done);
+  EXPECT_EQ(head.host, "example.com");
+}
+
+TEST(parser, accepts_options_asterisk) {
+  const std::string in = request_with("Host: h\r\n", "OPTIONS * HTTP/1.1\r\n");
+  request_head head;
+  ASSERT_EQ(parse_request_head(in, head).status, parse_status::done);
+  EXPECT_EQ(head.method, "OPTIONS");
+  EXPECT_EQ(head.target, "*");
+}
+
+TEST(parser, accepts_connect_with_an_authority_target) {
+  const std::string in = request_with("Host: example.com:443\r\n", "CONNECT example.com:443 HTTP/1.1\r\n");
+  request_head head;
+  ASSERT_EQ(parse_request_head(in, head).status, parse_status::done);
+  EXPECT_EQ(head.target, "example.com:443");
+  ASSERT_EQ(parse_request_head(request_with("Host: [::1]:8443\r\n", "CONNECT [::1]:8443 HTTP/1.1\r\n"), head).status,
+            parse_status::done);
+}
+
+TEST(parser, skips_leading_empty_lines_and_counts_them_as_consumed) {
+  const std::string in = "\r\n\n\r\n" + request_with("Host: h\r\n");
+  request_head head;
+  const parse_result r = parse_request_head(in, head);
+  ASSERT_EQ(r.status, parse_status::done);
+  EXPECT_EQ(r.consumed, in.size());
+  EXPECT_EQ(head.method, "GET");
+}
+
+TEST(parser, accepts_bare_lf_line_endings) {
+  const std::string_view in = "GET /x HTTP/1.1\nHost: h\nX-A: b \n\n";
+  request_head head;
+  const parse_result r = parse_request_head(in, head);
+  ASSERT_EQ(r.status, parse_status::done);
+  EXPECT_EQ(r.consumed, in.size());
+  ASSERT_EQ(head.headers.size(), 2u);
+  EXPECT_EQ(head.headers[1].value, "b");
+}
+
+TEST(parser, looks_up_headers_case_insensitively) {
+  const std::string in = request_with("host: h\r\nX-Thing: one\r\nx-thing: two\r\nX-Empty:\r\n");
+  request_head head;
+  ASSERT_EQ(parse_request_head(in, head).status, parse_status::done);
+  EXPECT_EQ(head.header("HOST"), "h");
+  EXPECT_EQ(head.header("x-THING"), "one");  // the first one
+  ASSERT_TRUE(head.header("x-empty").has_value());
+  EXPECT_EQ(*head.header("x-empty"), "");
+  EXPECT_FALSE(head.header("x-missing").has_value());
+  EXPECT_FALSE(head.header("x-thin").has_value());
+}
+
+TEST(parser, flags_expect_100_continue_only_for_http11) {
+  request_head head;
+  ASSERT_EQ(parse_request_head(request_with("Host: h\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n"), head).status,
+            parse_status::done);
+  EXPECT_TRUE(head.expect_continue);
+  ASSERT_EQ(parse_request_head("POST / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n", head).status, parse_status::done);
+  EXPECT_FALSE(head.expect_continue);
+  ASSERT_EQ(parse_request_head(request_with("Host: h\r\nExpect: something-else\r\n"), head).status, parse_status::done);
+  EXPECT_FALSE(head.expect_continue);
+}
+
+TEST(parser, stops_at_the_end_of_the_first_of_two_pipelined_requests) {
+  const std::string first = request_with("Host: a\r\n", "GET /one HTTP/1.1\r\n");
+  const std::string second = request_with("Host: b\r\n", "GET /two HTTP/1.1\r\n");
+  const std::string in = first + second;
+  request_head head;
+  parse_result r = parse_request_head(in, head);
+  ASSERT_EQ(r.status, parse_status::done);
+  EXPECT_EQ(r.consumed, first.size());
+  EXPECT_EQ(head.target, "/one");
+  r = parse_request_head(std::string_view(in).substr(r.consumed), head);
+  ASSERT_EQ(r.status, parse_status::done);
+  EXPECT_EQ(r.consumed, second.size());
+  EXPECT_EQ(head.target, "/two");
+  EXPECT_EQ(head.host, "b");
+}
+
+TEST(parser, never_parses_bytes_after_the_blank_line) {
+  const std::string head_bytes = request_with("Host: h\r\n");
+  const std::string in = head_bytes + std::string("\0\x01\r garbage \x7f\xff"sv);
+  request_head head;
+  const parse_result r = parse_request_head(in, head);
+  ASSERT_EQ(r.status, parse_status::done);
+  EXPECT_EQ(r.consumed, head_bytes.size());
+}
+
+TEST(parser, reuses_the_request_head_and_resets_every_field) {
+  request_head head;
+  ASSERT_EQ(parse_request_head(request_with("Host: a\r\nContent-Length: 3\r\nExpect: 100-continue\r\nConnection: close\r\nX: y\r\n"),
+                               head)
+                .status,
+            parse_status::done);
+  const std::size_t capacity = head.headers.capacity();
+  ASSERT_EQ(parse_request_head("GET / HTTP/1.0\r\n\r\n", head).status, parse_status::done);
+  EXPECT_TRUE(head.headers.empty());
+  EXPECT_EQ(head.headers.capacity(), capacity);
+  EXPECT_EQ(head.framing, body_framing::none);
+  EXPECT_EQ(head.content_length, 0u);
+  EXPECT_FALSE(head.expect_continue);
+  EXPECT_TRUE(head.host.empty());
+  EXPECT_EQ(head.version_minor, 0);
+}
+
+TEST(parser, accepts_a_head_exactly_at_the_size_limit) {
+  const std::string in = request_with("Host: h\r\n");
+  parse_limits limits;
+  limits.max_head_bytes = in.size();
+  EXPECT_EQ(status_of(in, limits), parse_status::done);
+  limits.max_head_bytes = in.size() - 1;
+  EXPECT_EQ(error_of(in, limits), parse_error::header_too_large);
+}
+
+TEST(parser, accepts_exactly_max_headers_and_max_target_bytes) {
+  parse_limits limits;
+  limits.max_headers = 2;
+  limits.max_target_bytes = 8;
+  EXPECT_EQ(status_of(request_with("Host: h\r\nX: y\r\n", "GET /2345678 HTTP/1.1\r\n"), limits), parse_status::done);
+}
+
+// ---------------------------------------------------------------------------------------------
+// incremental input
+
+TEST(parser, reports_incomplete_for_every_proper_prefix_and_done_for_the_whole) {
+  const std::string requests[] = {
+      "\r\nPOST /upload?x=1 HTTP/1.1\r\n"
+      "Host: example.com:8080\r\n"
+      "Content-Length: 5\r\n"
+      "Connection: keep-alive\r\n"
+      "X-Empty:\r\n"
+      "X-Spaces:   a b   \r\n"
+      "\r\n",
+      "GET / HTTP/1.0\nUser-Agent: x\n\n",
+      "OPTIONS * HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n",
+  };
+  for (const std::string& in : requests) {
+    for (std::size_t k = 0; k < in.size(); ++k) {
+      request_head head;
+      const parse_result r = parse_exact_copy(std::string_view(in).substr(0, k), head);
+      EXPECT_EQ(r.status, parse_status::incomplete) << "prefix length " << k << " of " << in;
+      EXPECT_EQ(r.consumed, 0u);
+    }
+    request_head head;
+    const parse_result r = parse_request_head(in, head);
+    EXPECT_EQ(r.status, parse_status::done) << in;
+    EXPECT_EQ(r.consumed, in.size());
+  }
+}
+
+TEST(parser, never_reads_past_its_input) {
+  const std::string inputs[] = {
+      request_with("Host: h\r\nContent-Length: 5\r\n"),
+      "GET / HTTP/1.1\r",
+      "GET / HTTP/1.1\r\nHost: h\r",
+      "GET / HTTP/1.1\r\nHost: h\r\n\r",
+      "\r",
+      "GET http://a",
+      "GET / HTTP/2.0\r\n",
+      "GET / HTTP/1.1\r\nHost: h\r\nX\x01: y\r\n\r\n",
+      "CONNECT a:1 HTTP/1.1\r\nHost: a:1\r\nTransfer-Encoding: gzip\r\n\r\n",
+  };
+  for (const std::string& in : inputs)
+    for (std::size_t k = 0; k <= in.size(); ++k) {
+      request_head head;
+      (void)parse_exact_copy(std::string_view(in).substr(0, k), head);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// invalid requests
+
+TEST(parser, rejects_a_bad_method) {
+  EXPECT_EQ(error_of("G@T / HTTP/1.1\r\n"), parse_error::bad_method);
+  EXPECT_EQ(error_of(" GET / HTTP/1.1\r\n"), parse_error::bad_method);
+  EXPECT_EQ(error_of("GET\t/ HTTP/1.1\r\n"), parse_error::bad_method);
+  EXPECT_EQ(error_of("GET\r\n"), parse_error::bad_method);
+  EXPECT_EQ(error_of("\rGET / HTTP/1.1\r\n"), parse_error::bad_method);  // bare CR before the request line
+  EXPECT_EQ(error_of("G\x80T"), parse_error::bad_method);                 // decided before the line ends
+}
+
+TEST(parser, rejects_a_bad_target) {
+  EXPECT_EQ(error_of("GET  / HTTP/1.1\r\n"), parse_error::bad_target);  // two spaces
+  EXPECT_EQ(error_of("GET /a\x01z HTTP/1.1\r\n"), parse_error::bad_target);
+  EXPECT_EQ(error_of("GET /a\x7fz HTTP/1.1\r\n"), parse_error::bad_target);
+  EXPECT_EQ(error_of("GET /caf\xc3\xa9 HTTP/1.1\r\n"), parse_error::bad_target);
+  EXPECT_EQ(error_of("GET \r\n"), parse_error::bad_target);
+  EXPECT_EQ(error_of("GET /a\tb HTTP/1.1\r\n"), parse_error::bad_target);
+  EXPECT_EQ(error_of("GET * HTTP/1.1\r\n"), parse_error::bad_target);  // asterisk only for OPTIONS
+  EXPECT_EQ(error_of("OPTIONS *x HTTP/1.1\r\n"), parse_error::bad_target);
+  EXPECT_EQ(error_of("GET example.com:80 HTTP/1.1\r\n"), parse_error::bad_target);  // authority only for CONNECT
+  EXPECT_EQ(error_of("CONNECT /path HTTP/1.1\r\n"), parse_error::bad_target);
+  EXPECT_EQ(error_of("CONNECT example.com HTTP/1.1\r\n"), parse_error::bad_target);  // no port
+  EXPECT_EQ(error_of("CONNECT example.com:x HTTP/1.1\r\n"), parse_error::bad_target);
+  EXPECT_EQ(error_of("CONNECT user@example.com:443 HTTP/1.1\r\n"), parse_error::bad_target);
+  EXPECT_EQ(error_of("CONNECT example.com: HTTP/1.1\r\n"), parse_error::bad_target);
+  EXPECT_EQ(error_of("CONNECT :443 HTTP/1.1\r\n"), parse_error::bad_target);
+  EXPECT_EQ(error_of("GET index.html HTTP/1.1\r\n"), parse_error::bad_target);
+  EXPECT_EQ(error_of("GET ftp://example.com/ HTTP/1.1\r\n"), parse_error::bad_target);
+  EXPECT_EQ(error_of("GET http:///path HTTP/1.1\r\n"), parse_error::bad_target);  // empty authority
+  EXPECT_EQ(error_of("GET http://user:pw@example.com/ HTTP/1.1\r\n"), parse_error::bad_target);
+}
+
+TEST(parser, rejects_a_bad_version) {
+  EXPECT_EQ(error_of("GET / HTTP/1.01\r\n"), parse_error::bad_version);
+  EXPECT_EQ(error_of("GET / http/1.1\r\n"), parse_error::bad_version);
+  EXPECT_EQ(error_of("GET / HTTP/1.\r\n"), parse_error::bad_version);
+  EXPECT_EQ(error_of("GET / HTTP/1.2\r\n"), parse_error::bad_version);  // 1.x with x > 1 is refused
+  EXPECT_EQ(error_of("GET / HTTP/0.9\r\n"), parse_error::bad_version);
+  EXPECT_EQ(error_of("GET / HTTP/1.1 \r\n"), parse_error::bad_version);
+  EXPECT_EQ(error_of("GET / HTTP/1.1\rX"), parse_error::bad_version);  // bare CR
+  EXPECT_EQ(error_of("GET / HTTP/20.0\r\n"), parse_error::bad_version);
+  EXPECT_EQ(error_of("GET /\r\n"), parse_error::bad_version);  // HTTP/0.9 request line
+  EXPECT_EQ(error_of("GET / \r\n"), parse_error::bad_version);
+  EXPECT_EQ(error_of("GET /a\rb HTTP/1.1\r\n"), parse_error::bad_version);  // bare CR ends the line early
+  EXPECT_EQ(error_of("GET /a\r"), parse_error::bad_version);                  // decided without the next byte
+  EXPECT_EQ(error_of("GET / XTTP"), parse_error::bad_version);  // decided before the line ends
+  EXPECT_EQ(error_of("GET / HTTP/1.1HTTP/1.1"), parse_error::bad_version);
+}
+
+TEST(parser, rejects_http2_and_later_as_not_supported) {
+  EXPECT_EQ(error_of("GET / HTTP/2.0\r\n"), parse_error::version_not_supported);
+  EXPECT_EQ(error_of("GET / HTTP/3.0\r\n"), parse_error::version_not_supported);
+  EXPECT_EQ(error_of("GET / HTTP/2\r\n"), parse_error::version_not_supported);
+  EXPECT_EQ(error_of("GET / HTTP/2.0"), parse_error::version_not_supported);  // decided before the line ends
+}
+
+TEST(parser, rejects_a_bad_header_name) {
+  EXPECT_EQ(error_of(request_with("Host : h\r\n")), parse_error::bad_header_name);  // space before colon
+  EXPECT_EQ(error_of(request_with("Host\t: h\r\n")), parse_error::bad_header_name);
+  EXPECT_EQ(error_of(request_with(": h\r\n")), parse_error::bad_header_name);
+  EXPECT_EQ(error_of(request_with("Ho(st: h\r\n")), parse_error::bad_header_name);
+  EXPECT_EQ(error_of(request_with("Host\r\n")), parse_error::bad_header_name);  // no colon
+  EXPECT_EQ(error_of(request_with("X\x01: y\r\n")), parse_error::bad_header_name);
+  EXPECT_EQ(error_of(request_with(" Host: h\r\n")), parse_error::bad_header_name);  // whitespace after request line
+  EXPECT_EQ(error_of("GET / HTTP/1.1\r\nHost: h\r\n\rX"), parse_error::bad_header_name);  // bare CR at line start
+}
+
+TEST(parser, rejects_a_bad_header_value) {
+  EXPECT_EQ(error_of(request_with(std::string("Host: h\r\nX: a\0b\r\n"sv))), parse_error::bad_header_value);
+  EXPECT_EQ(error_of(request_with("Host: h\r\nX: a\x01z\r\n")), parse_error::bad_header_value);
+  EXPECT_EQ(error_of(request_with("Host: h\r\nX: a\x7fz\r\n")), parse_error::bad_header_value);
+  EXPECT_EQ(error_of(request_with("Host: h\r\nX: a\rb\r\n")), parse_error::bad_header_value);  // bare CR
+  EXPECT_EQ(error_of(request_with("Host: h\r\nX: a\r\r\n")), parse_error::bad_header_value);
+}
+
+TEST(parser, finds_a_bad_byte_at_any_position_of_a_long_value_or_target) {
+  const std::string clean(40, 'v');
+  for (std::size_t k = 0; k < clean.size(); ++k) {
+    for (const char bad : {'\x00', '\x01', '\x1f', '\x7f', '\r', '\n'}) {
+      std::string value = clean;
+      value[k] = bad;
+      std::string line = "X: " + value + "z\r\n";
+      const parse_error e = error_of(request_with("Host: h\r\n" + line));
+      // A LF ends the line early, leaving "vvv..z" as a field line without a colon.
+      EXPECT_EQ(e, bad == '\n' ? parse_error::bad_header_name : parse_error::bad_header_value) << k << ' ' << int(bad);
+      std::string target = "/" + clean;
+      target[k + 1] = bad;
+      const parse_error te = error_of("GET " + target + " HTTP/1.1\r\nHost: h\r\n\r\n");
+      EXPECT_EQ(te, bad == '\r' || bad == '\n' ? parse_error::bad_version : parse_error::bad_target) << k << ' ' << int(bad);
+    }
+    for (const char ok : {'\t', ' ', '\x80', '\xff'}) {
+      std::string value = clean;
+      value[k] = ok;
+      EXPECT_EQ(status_of(request_with("Host: h\r\nX: " + value + "\r\n")), parse_status::done) << k << ' ' << int(ok);
+    }
+    std::string target = "/" + clean;
+    target[k + 1] = '\x80';
+    EXPECT_EQ(error_of("GET " + target + " HTTP/1.1\r\n"), parse_error::bad_target) << k;
+  }
+}
+
+TEST(parser, rejects_obsolete_line_folding) {
+  EXPECT_EQ(error_of(request_with("Host: h\r\nX: a\r\n  continued\r\n")), parse_error::obs_fold);
+  EXPECT_EQ(error_of(request_with("Host: h\r\nX: a\r\n\tcontinued\r\n")), parse_error::obs_fold);
+}
+
+TEST(parser, rejects_http11_without_host) {
+  EXPECT_EQ(error_of(request_with("X: y\r\n")), parse_error::missing_host);
+  EXPECT_EQ(error_of("GET / HTTP/1.1\r\n\r\n"), parse_error::missing_host);
+}
+
+TEST(parser, accepts_an_empty_host) {
+  request_head head;
+  ASSERT_EQ(parse_request_head(request_with("Host:\r\n"), head).status, parse_status::done);
+  EXPECT_TRUE(head.host.empty());
+}
+
+TEST(parser, accepts_hosts_with_ports_and_ip_literals) {
+  for (const char* value : {"example.com", "example.com:8080", "example.com:", "127.0.0.1:80", "[::1]", "[::1]:443",
+                            "xn--caf-dma.example", "a_b~c%41"})
+    EXPECT_EQ(status_of(request_with(std::string("Host: ") + value + "\r\n")), parse_status::done) << value;
+}
+
+TEST(parser, rejects_two_hosts) {
+  EXPECT_EQ(error_of(request_with("Host: a\r\nHOST: a\r\n")), parse_error::duplicate_host);
+  EXPECT_EQ(error_of("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"), parse_error::duplicate_host);
+}
+
+TEST(parser, rejects_a_bad_host) {
+  for (const char* value : {"a/b", "a?b", "a#b", "user@a", "a b", "a\tb", "a\\b", "caf\xc3\xa9", "a\"b", "a:b", "a:1:2",
+                            "a:123456", "a:65536", ":80", "[::1", "[::1]x", "[]", "[a/b]"})
+    EXPECT_EQ(error_of(request_with(std::string("Host: ") + value + "\r\n")), parse_error::bad_host) << value;
+}
+
+TEST(parser, rejects_a_head_larger_than_the_limit) {
+  parse_limits limits;
+  limits.max_head_bytes = 32;
+  // Decided as soon as the input passes the limit, without waiting for the head's end.
+  EXPECT_EQ(error_of("GET / HTTP/1.1\r\nHost: h\r\nX-Long: aaaaaaaaaaaa", limits), parse_error::header_too_large);
+  EXPECT_EQ(error_of(std::string(33, '\n'), limits), parse_error::header_too_large);
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\nX: aaaa", limits), parse_status::incomplete);  // 32 bytes
+  EXPECT_EQ(error_of(request_with("Host: h\r\n" + std::string(70 * 1024, 'a') + ": b\r\n")), parse_error::header_too_large);
+}
+
+TEST(parser, rejects_too_many_headers) {
+  parse_limits limits;
+  limits.max_headers = 2;
+  EXPECT_EQ(error_of(request_with("Host: h\r\nA: 1\r\nB: 2\r\n"), limits), parse_error::too_many_headers);
+  EXPECT_EQ(error_of("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB", limits), parse_error::too_many_headers);
+  std::string many = "Host: h\r\n";
+  for (int k = 0; k < 100; ++k) many += "X: y\r\n";
+  EXPECT_EQ(error_of(request_with(many)), parse_error::too_many_headers);
+}
+
+TEST(parser, rejects_a_target_longer_than_the_limit) {
+  parse_limits limits;
+  limits.max_target_bytes = 8;
+  EXPECT_EQ(error_of("GET /23456789 HTTP/1.1\r\n", limits), parse_error::target_too_long);
+  EXPECT_EQ(error_of("GET /23456789", limits), parse_error::target_too_long);  // before the line ends
+  EXPECT_EQ(status_of("GET /2345678", limits), parse_status::incomplete);
+  EXPECT_EQ(error_of("GET /" + std::string(9000, 'a')), parse_error::target_too_long);
+}
+
+TEST(parser, rejects_a_bad_content_length) {
+  for (const char* value : {"-1", "+1", "1 2", "", "abc", "0x10", "1.0", "18446744073709551616",
+                            "99999999999999999999999", "1,2", "1,,1", ",1", "1,"})
+    EXPECT_EQ(error_of(request_with(std::string("Host: h\r\nContent-Length: ") + value + "\r\n")),
+              parse_error::bad_content_length)
+        << value;
+  EXPECT_EQ(error_of(request_with("Host: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n")),
+            parse_error::bad_content_length);
+}
+
+TEST(parser, rejects_transfer_encoding_with_content_length) {
+  EXPECT_EQ(error_of(request_with("Host: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n")),
+            parse_error::conflicting_framing);
+  EXPECT_EQ(error_of(request_with("Host: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n")),
+            parse_error::conflicting_framing);
+}
+
+TEST(parser, rejects_a_malformed_transfer_encoding) {
+  for (const char* value : {"chunked, chunked", "chunked,", ",chunked", "", "chunked;q=1", "chunked x", "@"})
+    EXPECT_EQ(error_of(request_with(std::string("Host: h\r\nTransfer-Encoding: ") + value + "\r\n")),
+              parse_error::bad_transfer_encoding)
+        << value;
+  EXPECT_EQ(error_of(request_with("Host: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n")),
+            parse_error::bad_transfer_encoding);
+  EXPECT_EQ(error_of("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), parse_error::bad_transfer_encoding);
+}
+
+TEST(parser, rejects_transfer_codings_other_than_chunked_as_unsupported) {
+  for (const char* value : {"gzip", "chunked, gzip", "gzip, chunked", "identity", "x-custom;p=1"})
+    EXPECT_EQ(error_of(request_with(std::string("Host: h\r\nTransfer-Encoding: ") + value + "\r\n")),
+              parse_error::unsupported_transfer_encoding)
+        << value;
+  EXPECT_EQ(error_of(request_with("Host: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n")),
+            parse_error::unsupported_transfer_encoding);
+}
+
+TEST(parser, accepts_transfer_encoding_spread_over_a_list_with_whitespace) {
+  request_head head;
+  ASSERT_EQ(parse_request_head(request_with("Host: h\r\nTransfer-Encoding:  \t Chunked \t \r\n"), head).status,
+            parse_status::done);
+  EXPECT_EQ(head.framing, body_framing::chunked);
+}
+
+// ---------------------------------------------------------------------------------------------
+// error reporting
+
+TEST(parser, maps_each_error_to_its_status_code) {
+  EXPECT_EQ(status_for(parse_error::version_not_supported), 505);
+  EXPECT_EQ(status_for(parse_error::header_too_large), 431);
+  EXPECT_EQ(status_for(parse_error::too_many_headers), 431);
+  EXPECT_EQ(status_for(parse_error::target_too_long), 414);
+  EXPECT_EQ(status_for(parse_error::body_too_large), 413);
+  EXPECT_EQ(status_for(parse_error::unsupported_transfer_encoding), 501);
+  for (const parse_error e :
+       {parse_error::bad_method, parse_error::bad_target, parse_error::bad_version, parse_error::bad_header_name,
+        parse_error::bad_header_value, parse_error::obs_fold, parse_error::missing_host, parse_error::duplicate_host,
+        parse_error::bad_host, parse_error::bad_content_length, parse_error::conflicting_framing,
+        parse_error::bad_transfer_encoding, parse_error::bad_chunk})
+    EXPECT_EQ(status_for(e), 400) << to_string(e);
+}
+
+TEST(parser, names_every_error_with_a_distinct_phrase) {
+  std::vector<std::string_view> seen;
+  for (const parse_error e : all_errors) {
+    const std::string_view s = to_string(e);
+    EXPECT_FALSE(s.empty());
+    for (const std::string_view other : seen) EXPECT_NE(s, other);
+    seen.push_back(s);
+  }
+  EXPECT_EQ(to_string(parse_error::bad_method), "bad request line");
+}
+
+// ---------------------------------------------------------------------------------------------
+// chunked bodies
+
+TEST(chunked_decoder, decodes_a_simple_body_and_stops_at_its_end) {
+  const std::string body = "5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n";
+  const std::string in = body + "GET / HTTP/1.1\r\n";
+  chunked_decoder decoder;
+  std::string out;
+  const parse_result r = decoder.decode(in, out);
+  ASSERT_EQ(r.status, parse_status::done);
+  EXPECT_EQ(r.consumed, body.size());
+  EXPECT_EQ(out, "hello, world");
+  // Once done, it consumes nothing more.
+  EXPECT_EQ(decoder.decode("x", out).status, parse_status::done);
+  EXPECT_EQ(decoder.decode("x", out).consumed, 0u);
+}
+
+TEST(chunked_decoder, decodes_hex_sizes_in_either_case) {
+  const std::string data(0x1aF, 'z');
+  const decode_outcome o = decode_whole("1aF\r\n" + data + "\r\n0000\r\n\r\n");
+  ASSERT_EQ(o.status, parse_status::done);
+  EXPECT_EQ(o.data, data);
+}
+
+TEST(chunked_decoder, decodes_an_empty_body) {
+  const decode_outcome o = decode_whole("0\r\n\r\n");
+  ASSERT_EQ(o.status, parse_status::done);
+  EXPECT_TRUE(o.data.empty());
+  EXPECT_EQ(o.consumed_total, 5u);
+}
+
+TEST(chunked_decoder, gives_the_same_data_one_byte_at_a_time_and_at_every_split) {
+  const std::string body =
+      "4;name=value;other=\"quoted; \\\"string\"\r\n"
+      "Wiki\r\n"
+      "5 ; ext\r\n"
+      "pedia\r\n"
+      "E\r\n"
+      " in\r\n\r\nchunks.\r\n"
+      "0;last\r\n"
+      "Expires: Sat, 27 Mar 2004 21:12:00 GMT\r\n"
+      "X-Trailer:\r\n"
+      "\r\n";
+  const std::string expected = "Wikipedia in\r\n\r\nchunks.";
+  const std::string next = "GET /next HTTP/1.1\r\n";
+
+  std::vector<std::string> bytes;
+  for (const char c : body + next) bytes.emplace_back(1, c);
+  decode_outcome o = decode_pieces(bytes);
+  ASSERT_EQ(o.status, parse_status::done);
+  EXPECT_EQ(o.data, expected);
+  EXPECT_EQ(o.consumed_total, body.size());
+
+  const std::string all = body + next;
+  for (std::size_t k = 0; k <= all.size(); ++k) {
+    o = decode_pieces({all.substr(0, k), all.substr(k)});
+    ASSERT_EQ(o.status, parse_status::done) << "split at " << k;
+    EXPECT_EQ(o.data, expected) << "split at " << k;
+    EXPECT_EQ(o.consumed_total, body.size()) << "split at " << k;
+  }
+}
+
+TEST(chunked_decoder, reports_incomplete_having_used_all_its_input) {
+  chunked_decoder decoder;
+  std::string out;
+  parse_result r = decoder.decode("A\r\n01234", out);
+  EXPECT_EQ(r.status, parse_status::incomplete);
+  EXPECT_EQ(r.consumed, 8u);
+  r = decoder.decode("", out);
+  EXPECT_EQ(r.status, parse_status::incomplete);
+  EXPECT_EQ(r.consumed, 0u);
+  r = decoder.decode("56789\r\n0\r\n\r\n", out);
+  EXPECT_EQ(r.status, parse_status::done);
+  EXPECT_EQ(out, "0123456789");
+}
+
+TEST(chunked_decoder, accepts_sixteen_hex_digits) {
+  chunked_decoder decoder;
+  std::string out;
+  EXPECT_EQ(decoder.decode("FFFFFFFFFFFFFFFF\r\nabc", out).status, parse_status::incomplete);
+  EXPECT_EQ(out, "abc");
+}
+
+TEST(chunked_decoder, rejects_malformed_chunks) {
+  for (const std::string_view body : {
+           "5\r\nhelloX\r\n0\r\n\r\n"sv,         // data not followed by CRLF
+           "5\r\nhello\n0\r\n\r\n"sv,            // bare LF after data
+           "5\r\nhello\rX"sv,                    // bare CR after data
+           "5\nhello\r\n0\r\n\r\n"sv,            // bare LF after the size
+           "5\rhello"sv,                         // bare CR after the size
+           "\r\n"sv,                             // empty size
+           "g\r\n"sv,                            // not hex
+           "-5\r\n"sv,                           // sign
+           "0x5\r\n"sv,                          // prefix
+           "5 \r\nhello\r\n"sv,                  // whitespace not followed by ';'
+           " 5\r\n"sv,                           // leading whitespace
+           "10000000000000000\r\n"sv,            // 17 digits: overflow
+           "00000000000000001\r\n"sv,            // 17 digits even with leading zeros
+           "5;ext\x01\r\nhello\r\n"sv,           // control byte in an extension
+           "5;ext\rX\r\nhello\r\n"sv,            // bare CR in an extension
+           "5;ext\x7f\r\nhello\r\n"sv,           // DEL in an extension
+           "0\r\n: v\r\n\r\n"sv,                 // empty trailer name
+           "0\r\nBad Name: v\r\n\r\n"sv,         // space in a trailer name
+           "0\r\nName : v\r\n\r\n"sv,            // space before the colon
+           "0\r\nNoColon\r\n\r\n"sv,             // trailer line without a colon
+           "0\r\nX: a\r\n folded\r\n\r\n"sv,     // obs-fold in trailers
+           "0\r\nX: a\x01\r\n\r\n"sv,            // control byte in a trailer value
+           "0\r\nX: a\rb\r\n\r\n"sv,             // bare CR in a trailer value
+           "0\r\nX: a\n\r\n"sv,                  // bare LF ends a trailer line
+           "0\r\n\n"sv,                          // bare LF as the final line
+           "0\r\n\rX"sv,                         // bare CR as the final line
+       })
+    EXPECT_EQ(chunk_error_of(body), parse_error::bad_chunk) << body;
+}
+
+TEST(chunked_decoder, rejects_endless_extensions_and_trailers) {
+  const std::string long_ext = "1;" + std::string(chunked_decoder::max_chunk_ext_bytes, 'e') + "\r\nx\r\n0\r\n\r\n";
+  EXPECT_EQ(chunk_error_of(long_ext), parse_error::bad_chunk);
+  const std::string ok_ext = "1;" + std::string(chunked_decoder::max_chunk_ext_bytes - 1, 'e') + "\r\nx\r\n0\r\n\r\n";
+  EXPECT_EQ(decode_whole(ok_ext).status, parse_status::done);
+  const std::string long_trailer = "0\r\nX: " + std::string(chunked_decoder::max_trailer_bytes, 'v') + "\r\n\r\n";
+  EXPECT_EQ(chunk_error_of(long_trailer), parse_error::bad_chunk);
+}
+
+TEST(chunked_decoder, rejects_a_body_past_max_body) {
+  EXPECT_EQ(chunk_error_of("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", 10), parse_error::body_too_large);
+  const decode_outcome exact = decode_whole("5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n", 10);
+  EXPECT_EQ(exact.status, parse_status::done);
+  EXPECT_EQ(exact.data, "helloworld");
+  // Refused from the size line alone, before any of the chunk's data arrives.
+  chunked_decoder decoder;
+  std::string out;
+  const parse_result r = decoder.decode("FFFFFFFF", out, 1024);
+  EXPECT_EQ(r.status, parse_status::error);
+  EXPECT_EQ(r.error, parse_error::body_too_large);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(chunked_decoder, stays_failed_until_reset) {
+  chunked_decoder decoder;
+  std::string out;
+  EXPECT_EQ(decoder.decode("z", out).error, parse_error::bad_chunk);
+  const parse_result again = decoder.decode("0\r\n\r\n", out);
+  EXPECT_EQ(again.status, parse_status::error);
+  EXPECT_EQ(again.error, parse_error::bad_chunk);
+  EXPECT_EQ(again.consumed, 0u);
+  decoder.reset();
+  const parse_result fresh = decoder.decode("1\r\na\r\n0\r\n\r\n", out);
+  EXPECT_EQ(fresh.status, parse_status::done);
+  EXPECT_EQ(out, "a");
+}
+
+TEST(chunked_decoder, reports_where_the_error_is) {
+  chunked_decoder decoder;
+  std::string out;
+  const parse_result r = decoder.decode("3\r\nabcX", out);
+  EXPECT_EQ(r.status, parse_status::error);
+  EXPECT_EQ(r.consumed, 6u);
+  EXPECT_EQ(out, "abc");
+}
