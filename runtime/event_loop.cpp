@@ -9,6 +9,9 @@ namespace c10k {
 
 namespace {
 thread_local event_loop* current_loop = nullptr;
+// The stack position where this thread's running loop turns; nullptr outside run().
+thread_local const char* stack_base = nullptr;
+constexpr std::ptrdiff_t max_stack_growth = 256 * 1024;
 
 // A peer that closes early must cost an EPIPE, not the process: what every server does.
 void ignore_sigpipe_once() {
@@ -21,6 +24,16 @@ void ignore_sigpipe_once() {
 }  // namespace
 
 namespace detail {
+
+bool stack_too_deep() noexcept {
+  if (!stack_base) return false;
+  const char* here = static_cast<const char*>(__builtin_frame_address(0));
+  const std::ptrdiff_t depth = stack_base - here;
+  // A frame far above the base is on another stack (a fiber's): no bound applies there.
+  return depth > max_stack_growth && depth < 64 * max_stack_growth;
+}
+
+void resume_later(std::coroutine_handle<> h) { current_loop->schedule(waiter::of(h)); }
 
 // The frame of a detached task: linked into its loop's list so the loop can destroy what is
 // left of it at shutdown, and destroyed by itself when it finishes.
@@ -111,6 +124,7 @@ void event_loop::stop() noexcept {
 
 void event_loop::run() {
   event_loop* const outer = std::exchange(current_loop, this);
+  const char* const outer_base = std::exchange(stack_base, static_cast<const char*>(__builtin_frame_address(0)));
   while (!stop_requested_.load(std::memory_order_acquire)) {
     now_ = clock::now();
     while (timer_entry* t = timers_.pop_due(now_)) t->fire(t);
@@ -123,6 +137,7 @@ void event_loop::run() {
   }
   stop_requested_.store(false, std::memory_order_relaxed);
   current_loop = outer;
+  stack_base = outer_base;
 }
 
 void event_loop::run_posted() {

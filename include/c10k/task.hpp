@@ -23,6 +23,24 @@ class task;
 
 namespace detail {
 
+// Symmetric transfer runs in constant stack only where the compiler turns it into a tail call
+// (GCC does from -O2, and not with ASan+UBSan instrumentation). Elsewhere a chain of
+// synchronous completions nests one native frame per transfer, so each transfer first asks
+// whether the stack has grown far past where the loop's turn began, and if so bounces through
+// the loop's ready queue instead, unwinding to the loop. In optimised builds this never fires.
+//
+// Returns true when this thread's stack is deeper than the bound since its loop started running.
+bool stack_too_deep() noexcept;
+// Queues h to be resumed by the current loop on its next pass.
+void resume_later(std::coroutine_handle<> h);
+
+// Where a transfer to h should go: h itself, or (on a deep stack) the loop's queue.
+inline std::coroutine_handle<> transfer_to(std::coroutine_handle<> h) {
+  if (!stack_too_deep()) return h;
+  resume_later(h);
+  return std::noop_coroutine();
+}
+
 struct promise_base {
   std::coroutine_handle<> continuation_ = std::noop_coroutine();
   // The cancel_scope the awaiting coroutine runs in, handed down the chain of awaits so that
@@ -38,7 +56,7 @@ struct promise_base {
     bool await_ready() const noexcept { return false; }
     template <typename P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
-      return h.promise().continuation_;
+      return transfer_to(h.promise().continuation_);
     }
     void await_resume() const noexcept {}
   };
@@ -111,7 +129,7 @@ class [[nodiscard]] task {
     std::coroutine_handle<> suspend_in(std::coroutine_handle<> caller, cancel_scope* scope) noexcept {
       h_.promise().continuation_ = caller;
       h_.promise().scope_ = scope;
-      return h_;
+      return detail::transfer_to(h_);
     }
     T await_resume() { return h_.promise().take(); }
 

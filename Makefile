@@ -1,0 +1,52 @@
+# The front door over CMake. `make run` and `make test` install the Debian packages that are
+# missing (as root), configure, build, and then run the sample server or the test suite.
+
+BUILD       ?= build
+ASAN_BUILD  ?= build-asan
+TYPE        ?= RelWithDebInfo
+PORT        ?= 8080
+ARGS        ?=
+JOBS        ?= $(shell nproc)
+PREFIX      ?= /usr/local
+
+# What the build needs, by Debian package name.
+DEBS := cmake g++ make pkg-config libfmt-dev liburing-dev libboost-context-dev libgtest-dev libcli11-dev
+
+.PHONY: all deps configure build run test test-sanitize install clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root, or: sudo apt-get install$$missing" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+configure: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(TYPE)
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+# The sample HTTP server on port $(PORT); pass more flags with ARGS="--threads 1 --backend epoll-et".
+run: build
+	./$(BUILD)/examples/c10k-server --port $(PORT) $(ARGS)
+
+# The whole test suite.
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) --timeout 300
+
+# The whole test suite again, built with AddressSanitizer and UndefinedBehaviorSanitizer.
+test-sanitize: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DC10K_SANITIZE=ON -DC10K_BUILD_BENCH=OFF
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) --timeout 600
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
