@@ -158,7 +158,8 @@ void server::wait() {
 }
 
 result<void> server::run() {
-  if (auto r = start(); !r) return r;
+  if (!impl_->rt)
+    if (auto r = start(); !r) return r;
   impl_->rt->wait_for_signal();
   stop();
   wait();

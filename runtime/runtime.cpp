@@ -128,6 +128,12 @@ void runtime::join() {
 int runtime::wait_for_signal() {
   sigset_t set = stop_signals(), previous;
   ::pthread_sigmask(SIG_BLOCK, &set, &previous);
+  // An ignored signal is discarded before signalfd can see it, and a shell starts background
+  // jobs with SIGINT ignored: take the default disposition (harmless while blocked).
+  struct sigaction dfl {}, old_int{}, old_term{};
+  dfl.sa_handler = SIG_DFL;
+  ::sigaction(SIGINT, &dfl, &old_int);
+  ::sigaction(SIGTERM, &dfl, &old_term);
   int sfd = ::signalfd(-1, &set, SFD_CLOEXEC);
   int signal_number = 0;
   std::uint64_t ended = 0;
@@ -147,6 +153,8 @@ int runtime::wait_for_signal() {
     }
   }
   if (sfd >= 0) ::close(sfd);
+  ::sigaction(SIGINT, &old_int, nullptr);
+  ::sigaction(SIGTERM, &old_term, nullptr);
   ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   return signal_number;
 }

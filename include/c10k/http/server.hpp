@@ -43,7 +43,8 @@ class server {
   void stop();
   // Waits until every loop has ended.
   void wait();
-  // start(), then serve until SIGINT or SIGTERM, then stop() and wait(); returns start()'s error.
+  // start() unless already started, then serve until SIGINT or SIGTERM, then stop() and
+  // wait(); returns start()'s error.
   result<void> run();
 
   // The port the server listens on (useful after binding port 0).
