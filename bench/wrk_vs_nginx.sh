@@ -59,7 +59,8 @@ taskset -c 0 "$build/examples/c10k-server" --port $port_c10k --threads 1 --backe
 c10k_pid=$!
 taskset -c 0 nginx -c "$work/nginx.conf" &
 sleep 1
-nginx_pids=$(pgrep -f "nginx.*$work/nginx.conf" | tr '\n' ' ')
+master=$(cat "$work/nginx.pid")
+nginx_pids="$master $(pgrep -P "$master" | tr '\n' ' ')"
 curl -sf "http://127.0.0.1:$port_c10k/plain" >/dev/null && curl -sf "http://127.0.0.1:$port_nginx/plain" >/dev/null
 
 # Warm-up, not counted.

@@ -10,6 +10,8 @@
 #include <coroutine>
 #include <system_error>
 
+#include "c10k/waiter.hpp"
+
 namespace c10k {
 
 // Something in flight that can be asked to finish early.
@@ -56,5 +58,21 @@ cancel_scope* scope_of(std::coroutine_handle<P> h) noexcept {
   if constexpr (requires { h.promise().scope_; }) return h.promise().scope_;
   else return nullptr;
 }
+
+// The coroutine face of an awaiter whose core is `bool suspend_with(waiter, cancel_scope*)`
+// (true: w will be resumed later; false: the result is ready now). Coroutines reach it through
+// await_suspend, scoped awaiters through suspend_in, fibers (later) call suspend_with directly.
+template <typename Derived>
+class waiter_awaitable {
+ public:
+  bool await_ready() const noexcept { return false; }
+  template <typename P>
+  bool await_suspend(std::coroutine_handle<P> h) {
+    return static_cast<Derived*>(this)->suspend_with(waiter::of(h), scope_of(h));
+  }
+  bool suspend_in(std::coroutine_handle<> h, cancel_scope* scope) {
+    return static_cast<Derived*>(this)->suspend_with(waiter::of(h), scope);
+  }
+};
 
 }  // namespace c10k

@@ -15,21 +15,15 @@
 
 namespace c10k {
 
-class [[nodiscard]] io_awaiter final : public cancellable {
+class [[nodiscard]] io_awaiter final : public cancellable, public waiter_awaitable<io_awaiter> {
  public:
   io_awaiter(event_loop& loop, const operation& op) noexcept : loop_(&loop), op_(op) {}
-  io_awaiter(const io_awaiter& o) noexcept : loop_(o.loop_), op_(o.op_) {}  // only before it starts
+  io_awaiter(const io_awaiter& o) noexcept : cancellable(), waiter_awaitable(), loop_(o.loop_), op_(o.op_) {}  // only before it starts
   io_awaiter& operator=(const io_awaiter&) = delete;
   ~io_awaiter() {
     if (op_.in_flight) loop_->io().abandon(op_);
   }
 
-  bool await_ready() const noexcept { return false; }
-  template <typename P>
-  bool await_suspend(std::coroutine_handle<P> h) {
-    return suspend_with(waiter::of(h), scope_of(h));
-  }
-  bool suspend_in(std::coroutine_handle<> h, cancel_scope* scope) { return suspend_with(waiter::of(h), scope); }
   // Starts the operation inside `scope`; returns true when `w` will be resumed on completion,
   // false when the result is ready now.
   bool suspend_with(waiter w, cancel_scope* scope) {

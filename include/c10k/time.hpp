@@ -13,18 +13,14 @@ namespace c10k {
 
 using namespace std::chrono_literals;
 
-class [[nodiscard]] sleep_awaiter final : public cancellable, private timer_entry {
+class [[nodiscard]] sleep_awaiter final : public cancellable, public waiter_awaitable<sleep_awaiter>, private timer_entry {
  public:
   sleep_awaiter(event_loop& loop, clock::time_point deadline) noexcept : loop_(&loop) { this->deadline = deadline; }
-  sleep_awaiter(const sleep_awaiter& o) noexcept : cancellable(), timer_entry(), loop_(o.loop_) { deadline = o.deadline; }
+  sleep_awaiter(const sleep_awaiter& o) noexcept : cancellable(), waiter_awaitable(), timer_entry(), loop_(o.loop_) {
+    deadline = o.deadline;
+  }
   ~sleep_awaiter() { loop_->remove_timer(*this); }
 
-  bool await_ready() const noexcept { return false; }
-  template <typename P>
-  bool await_suspend(std::coroutine_handle<P> h) {
-    return suspend_with(waiter::of(h), scope_of(h));
-  }
-  bool suspend_in(std::coroutine_handle<> h, cancel_scope* scope) { return suspend_with(waiter::of(h), scope); }
   // Arms the timer; returns false when the scope was already cancelled.
   bool suspend_with(waiter w, cancel_scope* scope) {
     scope_ = scope;
