@@ -29,9 +29,8 @@ int main(int argc, char** argv) {
   app.add_option("--host", opt.host, "address to listen on")->capture_default_str();
   app.add_option("--port", opt.port, "TCP port (0 picks a free one)")->capture_default_str();
   app.add_option("--threads", opt.threads, "event loops, one thread each (0: one per CPU)")->capture_default_str();
-  std::vector<std::string> accepted = backends;
-  accepted.push_back("auto");
-  app.add_option("--backend", opt.backend, "event mechanism; this machine has: " + backend_list + " (or auto)")
+  const std::vector<std::string> accepted = {"auto", "io_uring", "epoll", "epoll-et", "poll", "select"};
+  app.add_option("--backend", opt.backend, "event mechanism: auto (io_uring where it works, else epoll), io_uring, epoll, epoll-et, poll, select; this machine has: " + backend_list)
       ->check(CLI::IsMember(accepted))
       ->capture_default_str();
   app.add_option("--accept-limit", opt.accept_limit, "connections accepted per readiness event (0: unlimited)")
@@ -67,7 +66,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const unsigned threads = opt.threads ? opt.threads : available_cpus();
-  fmt::print("c10k-server: serving http://{}:{}/ on {} with {} thread{}{}\n", opt.host, srv.port(), opt.backend, threads,
+  fmt::print("c10k-server: serving http://{}:{}/ on {} with {} thread{}{}\n", opt.host, srv.port(), srv.backend_name(), threads,
              threads == 1 ? "" : "s", root.empty() ? "" : ", files from " + root + " at /static/");
   std::fflush(stdout);
   auto r = srv.run();  // returns after SIGINT/SIGTERM and a graceful stop

@@ -85,9 +85,9 @@ result<void> server::start() {
   if (impl_->rt) return std::errc::operation_in_progress;
   auto at = address::parse(options_.host, options_.port);
   if (!at) return at.error();
-  {
+  if (options_.backend != "auto" && options_.backend != "io_uring") {
     ready_queue probe;
-    if (auto b = make_backend(options_.backend, probe); !b) return b.error();
+    if (auto b = make_exact_backend(options_.backend, probe); !b) return b.error();
   }
   const unsigned n = options_.threads ? options_.threads : available_cpus();
   const listen_options lo{.backlog = options_.backlog, .reuse_port = true, .accept_limit = options_.accept_limit};
@@ -134,6 +134,7 @@ result<void> server::start() {
       if (!l) throw std::system_error(l.error(), "listener");
       st.listener = std::move(*l);
       st.accepting = true;
+      if (i == 0) backend_name_ = loop.io().name();
       loop.spawn(accept_loop(st));
     });
   } catch (const std::system_error& e) {

@@ -80,6 +80,8 @@ address tcp_listener::local_address() const {
 
 void tcp_listener::close() noexcept {
   if (fd_ < 0) return;
+  // Not the backend's close(), which may be asynchronous: a closed listener must refuse
+  // connections as soon as close() returns.
   loop_->io().detach(fd_);
   ::close(std::exchange(fd_, -1));
 }

@@ -94,8 +94,7 @@ result<void> tcp_stream::shutdown(int how) noexcept {
 
 void tcp_stream::close() noexcept {
   if (fd_ < 0) return;
-  loop_->io().detach(fd_);
-  ::close(std::exchange(fd_, -1));
+  loop_->io().close(std::exchange(fd_, -1));
 }
 
 result<void> tcp_stream::set_nodelay(bool on) noexcept {

@@ -12,13 +12,13 @@
 namespace c10k::testing {
 
 // Every backend the runtime knows, whether or not this machine can run it.
-inline std::vector<std::string> all_backends() { return {"epoll", "epoll-et"}; }
+inline std::vector<std::string> all_backends() { return {"io_uring", "epoll", "epoll-et", "poll", "select"}; }
 
 class backend_test : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     ready_queue q;
-    if (auto b = make_backend(GetParam(), q); !b)
+    if (auto b = make_exact_backend(GetParam(), q); !b)
       GTEST_SKIP() << "backend " << GetParam() << " is not available here: " << b.error().message();
   }
   const std::string& backend_name() const { return GetParam(); }

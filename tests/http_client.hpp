@@ -54,6 +54,7 @@ class http_client {
     std::size_t done = 0;
     while (done < bytes.size()) {
       ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
       if (n <= 0) throw std::runtime_error("send failed");
       done += static_cast<std::size_t>(n);
     }
@@ -102,7 +103,9 @@ class http_client {
   bool closed_by_server() {
     if (!buf_.empty()) return false;
     char c;
-    ssize_t n = ::recv(fd_, &c, 1, 0);
+    ssize_t n;
+    do n = ::recv(fd_, &c, 1, 0);
+    while (n < 0 && errno == EINTR);
     return n == 0 || (n < 0 && errno == ECONNRESET);
   }
 
@@ -114,7 +117,11 @@ class http_client {
  private:
   bool fill() {
     char tmp[65536];
-    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+    ssize_t n;
+    // With SO_RCVTIMEO set, an interrupted recv fails with EINTR instead of restarting (io_uring
+    // task work in this process can interrupt it): retry.
+    do n = ::recv(fd_, tmp, sizeof tmp, 0);
+    while (n < 0 && errno == EINTR);
     if (n <= 0) return false;
     buf_.append(tmp, static_cast<std::size_t>(n));
     return true;

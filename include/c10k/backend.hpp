@@ -10,8 +10,8 @@
 // - start() on an fd that was attach()ed and not yet detach()ed.
 // - At most one operation per direction (read side: read/accept; write side: the rest) per fd.
 // - After abandon(op) or op's completion, the backend never touches op again.
-// - Every fd is detach()ed right before it is closed; its in-flight operations complete with
-//   -ECANCELED.
+// - Every fd is closed through close() (or detach()ed right before the caller closes it); its
+//   in-flight operations complete with -ECANCELED.
 #pragma once
 
 #include <chrono>
@@ -49,6 +49,9 @@ class backend {
   virtual result<void> attach(int fd) = 0;
   // Forgets fd, completing its in-flight operations with -ECANCELED; call right before close.
   virtual void detach(int fd) noexcept = 0;
+  // Detaches fd and closes it. A completion backend may close it asynchronously, after
+  // cancelling what the kernel still has in flight on it.
+  virtual void close(int fd) noexcept;
 
   // Starts op. Returns false when op completed at once (op.result is set, nobody is
   // scheduled), true when it is in flight and its waiter will be scheduled on completion.
@@ -82,8 +85,14 @@ class backend {
 // The backends this kernel and build can run, in order of preference.
 std::vector<std::string> available_backends();
 
-// Makes the backend called `name` (one of available_backends(), or "auto" for the first);
-// returns errc::invalid_argument for an unknown name, or the error that setting it up hit.
+// Makes the backend called `name`: io_uring, epoll, epoll-et, poll, select, or auto (io_uring
+// where it works). Where io_uring cannot be set up (a seccomp profile, io_uring_disabled, an
+// old kernel, the memlock limit), "io_uring" and "auto" run on epoll, and the process logs
+// one line saying why. Returns errc::invalid_argument for an unknown name, or the error that
+// setting the backend up hit.
 result<std::unique_ptr<backend>> make_backend(std::string_view name, ready_queue& ready);
+
+// Makes exactly the backend called `name`, without falling back; returns why it cannot.
+result<std::unique_ptr<backend>> make_exact_backend(std::string_view name, ready_queue& ready);
 
 }  // namespace c10k

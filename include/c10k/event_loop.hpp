@@ -33,7 +33,7 @@ class event_loop {
   // Makes a loop on the backend called `backend_name` (see make_backend); throws
   // std::system_error when that backend cannot be set up. The first loop made on a thread
   // becomes that thread's current() one.
-  explicit event_loop(std::string_view backend_name = "epoll");
+  explicit event_loop(std::string_view backend_name = "auto");
   event_loop(const event_loop&) = delete;
   event_loop& operator=(const event_loop&) = delete;
   // Destroys every task still owned by the loop (their sockets close), then the backend.

@@ -45,6 +45,7 @@ struct operation {
   long long result = 0;         // >= 0 on success, -errno on failure (as io_uring reports)
   waiter who;                   // resumed when the operation completes
   bool in_flight = false;       // owned by the backend: between start() and completion
+  void* backend_data = nullptr; // owned by the backend while in flight (io_uring: its request)
 };
 
 // Carries out op's system call once without blocking; returns its result or -errno (-EAGAIN

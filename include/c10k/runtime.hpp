@@ -17,7 +17,7 @@ namespace c10k {
 
 struct runtime_options {
   unsigned threads = 0;            // 0: one per CPU this process may run on
-  std::string backend = "epoll";
+  std::string backend = "auto";
   bool pin_cpus = false;           // pin loop i to the i-th allowed CPU
 };
 

@@ -17,7 +17,7 @@ struct server_options {
   std::string host = "0.0.0.0";
   std::uint16_t port = 8080;        // 0 picks a free port (see server::port())
   unsigned threads = 0;             // event loops; 0 = one per CPU
-  std::string backend = "epoll";    // see c10k::available_backends()
+  std::string backend = "auto";     // io_uring where it works, else epoll; see available_backends()
   unsigned accept_limit = 0;        // connections accepted per readiness event; 0 = unlimited
   int backlog = 4096;
   bool pin_cpus = false;            // pin loop i to CPU i
@@ -50,6 +50,8 @@ class server {
   // The port the server listens on (useful after binding port 0).
   std::uint16_t port() const noexcept { return port_; }
   const server_options& options() const noexcept { return options_; }
+  // The backend the loops run on once started ("epoll" when io_uring was asked for but refused).
+  std::string_view backend_name() const noexcept { return backend_name_; }
   // Connections open right now, summed over the loops (approximate while they change).
   std::size_t connection_count() const noexcept;
 
@@ -59,6 +61,7 @@ class server {
   std::unique_ptr<impl> impl_;
   server_options options_;
   std::uint16_t port_ = 0;
+  std::string_view backend_name_;
 };
 
 }  // namespace c10k::http

@@ -1,0 +1,457 @@
+// io_uring: the completion backend.
+//
+// Every operation becomes a submission entry (SQE) whose user_data leads to a request record
+// owned by this backend, and from there to the operation. Nothing enters the kernel when an
+// operation starts: a loop turn submits all its entries and waits for completions in one
+// io_uring_submit_and_wait_timeout. Listeners accept through one multishot accept each.
+//
+// The request record, not the operation, is what the kernel refers to. When the coroutine that
+// owns an operation is destroyed mid-flight (abandon), the record is detached from it and the
+// kernel's request cancelled; its completion then finds no operation and only frees the record
+// (closing an fd that an accept delivered meanwhile). Because an abandoned read or write may
+// still point into the dying frame, abandon() waits for that one completion before returning.
+#include "uring_backend.hpp"
+
+#include <liburing.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <unordered_map>
+
+namespace c10k {
+namespace {
+
+constexpr unsigned sq_entries = 1024;
+constexpr unsigned cq_entries = 16384;
+
+enum class req_kind : std::uint8_t {
+  op,         // an operation's own system call
+  poll_retry, // readiness for an operation io_uring has no opcode for (sendfile): retry on POLLOUT
+  accept,     // a listener's multishot accept
+  wake,       // the eventfd read that post() and stop() complete
+  internal,   // cancel requests: nothing to do on completion
+  close,      // an asynchronous close: counted until it completes
+};
+
+struct listener_state;
+
+struct request {
+  req_kind kind = req_kind::op;
+  operation* op = nullptr;          // nullptr once abandoned
+  listener_state* listener = nullptr;
+  int fd = -1;
+};
+
+struct listener_state {
+  int fd = -1;
+  operation* waiting = nullptr;     // the accept operation waiting for a connection
+  std::deque<int> backlog;          // connections the multishot accepted that nobody took yet
+  request* multishot = nullptr;     // the armed multishot accept, or nullptr
+  bool closed = false;              // detached: free this once the multishot ends
+};
+
+class uring_backend final : public backend {
+ public:
+  uring_backend(ready_queue& ready) : backend(ready) {}
+
+  ~uring_backend() override {
+    if (!initialised_) return;
+    // Closes still queued or in flight must happen, or their fds would outlive the ring.
+    for (int turns = 0; pending_closes_ > 0 && turns < 1000; ++turns) {
+      io_uring_submit_and_wait(&ring_, 1);
+      reap();
+    }
+    for (auto& [fd, l] : listeners_) {
+      for (int c : l->backlog) ::close(c);
+      delete l;
+    }
+    for (auto& [fd, l] : closed_listeners_) {
+      for (int c : l->backlog) ::close(c);
+      delete l;
+    }
+    io_uring_queue_exit(&ring_);
+    ::close(wakefd_);
+    // Requests the kernel never completed are freed with the ring; their records go here.
+    for (request* r : all_requests_) delete r;
+  }
+
+  // Sets up the ring, preferring the single-issuer, deferred-task-work mode; returns the error.
+  std::error_code init(const std::string& forced_error) {
+    if (!forced_error.empty()) return errno_code(errno_from_name(forced_error));
+    io_uring_params p{};
+    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
+    p.cq_entries = cq_entries;
+    int r = io_uring_queue_init_params(sq_entries, &ring_, &p);
+    if (r == -EINVAL) {  // kernels before 6.1 refuse these flags: plain setup
+      p = {};
+      p.flags = IORING_SETUP_CQSIZE;
+      p.cq_entries = cq_entries;
+      r = io_uring_queue_init_params(sq_entries, &ring_, &p);
+    }
+    if (r < 0) return errno_code(-r);
+    (void)io_uring_register_ring_fd(&ring_);  // saves an fd lookup per enter where supported
+    wakefd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wakefd_ < 0) {
+      int err = errno;
+      io_uring_queue_exit(&ring_);
+      return errno_code(err);
+    }
+    arm_wake();
+    initialised_ = true;
+    return {};
+  }
+
+  std::string_view name() const noexcept override { return "io_uring"; }
+
+  result<void> attach(int fd) override {
+    if (fd < 0) return std::errc::bad_file_descriptor;
+    if (static_cast<std::size_t>(fd) >= in_flight_.size()) in_flight_.resize(static_cast<std::size_t>(fd) * 2 + 64);
+    return {};
+  }
+
+  void detach(int fd) noexcept override {
+    if (auto it = listeners_.find(fd); it != listeners_.end()) close_listener(it);
+    if (fd >= 0 && static_cast<std::size_t>(fd) < in_flight_.size() && in_flight_[fd] > 0) {
+      io_uring_sqe* sqe = get_sqe();
+      io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+      io_uring_sqe_set_data(sqe, new_request(req_kind::internal, fd));
+      // The cancel must reach the kernel while fd still names this socket.
+      submit_now();
+    }
+  }
+
+  void close(int fd) noexcept override {
+    detach(fd);
+    // The fd closes with the next submission: no system call of its own.
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_close(sqe, fd);
+    io_uring_sqe_set_data(sqe, new_request(req_kind::close, -1));
+    ++pending_closes_;
+  }
+
+  bool start(operation& op) override {
+    ++counters_.operations;
+    if (op.kind == op_kind::accept) return start_accept(op);
+    if (op.kind == op_kind::sendfile) {
+      // No sendfile opcode: try it, and wait for POLLOUT through the ring when the socket is full.
+      ++counters_.syscalls;
+      long long r = perform(op);
+      if (r != -EAGAIN) {
+        op.result = r;
+        return false;
+      }
+      submit_poll(op);
+    } else {
+      submit_op(op);
+    }
+    op.in_flight = true;
+    return true;
+  }
+
+  void cancel(operation& op) noexcept override {
+    if (!op.in_flight) return;
+    if (op.kind == op_kind::accept) {
+      if (auto* l = listener_for(op.fd); l && l->waiting == &op) {
+        l->waiting = nullptr;
+        complete(op, -ECANCELED);
+      }
+      return;
+    }
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(op.backend_data), 0);
+    io_uring_sqe_set_data(sqe, new_request(req_kind::internal, -1));
+  }
+
+  void abandon(operation& op) noexcept override {
+    if (!op.in_flight) return;
+    op.in_flight = false;
+    if (op.kind == op_kind::accept) {
+      if (auto* l = listener_for(op.fd); l && l->waiting == &op) l->waiting = nullptr;
+      return;
+    }
+    auto* r = static_cast<request*>(op.backend_data);
+    r->op = nullptr;
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(r), 0);
+    io_uring_sqe_set_data(sqe, new_request(req_kind::internal, -1));
+    // The kernel may still read or write the operation's buffers, which die with the caller:
+    // wait for this request's completion before letting the caller go on.
+    awaited_ = r;
+    while (awaited_) {
+      ++counters_.syscalls;
+      if (io_uring_submit_and_wait(&ring_, 1) < 0 && errno != EINTR) break;
+      reap();
+    }
+  }
+
+  std::size_t poll(std::chrono::nanoseconds timeout) override {
+    ++counters_.syscalls;
+    if (timeout.count() == 0) {
+      io_uring_submit_and_get_events(&ring_);
+    } else {
+      io_uring_cqe* cqe = nullptr;
+      __kernel_timespec ts{};
+      if (timeout.count() > 0) {
+        ts.tv_sec = timeout.count() / 1'000'000'000;
+        ts.tv_nsec = timeout.count() % 1'000'000'000;
+      }
+      io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout.count() > 0 ? &ts : nullptr, nullptr);
+    }
+    return reap();
+  }
+
+  void wake() noexcept override { (void)::eventfd_write(wakefd_, 1); }
+
+ private:
+  static int errno_from_name(const std::string& s) {
+    if (s == "EPERM") return EPERM;
+    if (s == "ENOSYS") return ENOSYS;
+    if (s == "ENOMEM") return ENOMEM;
+    if (s == "EACCES") return EACCES;
+    int n = std::atoi(s.c_str());
+    return n > 0 ? n : EPERM;
+  }
+
+  io_uring_sqe* get_sqe() noexcept {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    while (!sqe) {  // the submission queue is full: hand it to the kernel and go on
+      submit_now();
+      sqe = io_uring_get_sqe(&ring_);
+    }
+    return sqe;
+  }
+
+  void submit_now() noexcept {
+    ++counters_.syscalls;
+    io_uring_submit(&ring_);
+  }
+
+  request* new_request(req_kind kind, int fd) {
+    request* r;
+    if (free_requests_.empty()) {
+      r = new request;
+      all_requests_.push_back(r);
+    } else {
+      r = free_requests_.back();
+      free_requests_.pop_back();
+    }
+    *r = request{kind, nullptr, nullptr, fd};
+    return r;
+  }
+
+  void free_request(request* r) { free_requests_.push_back(r); }
+
+  void track(int fd, int delta) {
+    if (fd >= 0 && static_cast<std::size_t>(fd) < in_flight_.size()) in_flight_[fd] += delta;
+  }
+
+  void submit_op(operation& op) {
+    io_uring_sqe* sqe = get_sqe();
+    switch (op.kind) {
+      case op_kind::read: io_uring_prep_read(sqe, op.fd, op.buf, static_cast<unsigned>(op.len), -1); break;
+      case op_kind::write: io_uring_prep_write(sqe, op.fd, op.buf, static_cast<unsigned>(op.len), -1); break;
+      case op_kind::writev:
+        io_uring_prep_writev(sqe, op.fd, op.iov, static_cast<unsigned>(op.iovcnt), -1);
+        break;
+      case op_kind::connect: io_uring_prep_connect(sqe, op.fd, op.addr, op.addrlen); break;
+      case op_kind::sendfile:
+      case op_kind::accept: break;  // handled by the caller
+    }
+    request* r = new_request(req_kind::op, op.fd);
+    r->op = &op;
+    op.backend_data = r;
+    track(op.fd, +1);
+    io_uring_sqe_set_data(sqe, r);
+  }
+
+  void submit_poll(operation& op) {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_poll_add(sqe, op.fd, POLLOUT);
+    request* r = new_request(req_kind::poll_retry, op.fd);
+    r->op = &op;
+    op.backend_data = r;
+    track(op.fd, +1);
+    io_uring_sqe_set_data(sqe, r);
+  }
+
+  void arm_wake() {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_read(sqe, wakefd_, &wake_value_, sizeof wake_value_, 0);
+    io_uring_sqe_set_data(sqe, new_request(req_kind::wake, wakefd_));
+  }
+
+  listener_state* listener_for(int fd) {
+    auto it = listeners_.find(fd);
+    return it == listeners_.end() ? nullptr : it->second;
+  }
+
+  bool start_accept(operation& op) {
+    listener_state*& l = listeners_[op.fd];
+    if (!l) {
+      l = new listener_state;
+      l->fd = op.fd;
+    }
+    if (!l->backlog.empty()) {
+      op.result = l->backlog.front();
+      l->backlog.pop_front();
+      return false;
+    }
+    if (l->waiting) {
+      op.result = -EBUSY;
+      return false;
+    }
+    l->waiting = &op;
+    op.in_flight = true;
+    if (!l->multishot) arm_accept(*l);
+    return true;
+  }
+
+  void arm_accept(listener_state& l) {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_multishot_accept(sqe, l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    request* r = new_request(req_kind::accept, l.fd);
+    r->listener = &l;
+    l.multishot = r;
+    io_uring_sqe_set_data(sqe, r);
+  }
+
+  void close_listener(std::unordered_map<int, listener_state*>::iterator it) {
+    listener_state* l = it->second;
+    listeners_.erase(it);
+    l->closed = true;
+    if (l->waiting) complete(*std::exchange(l->waiting, nullptr), -ECANCELED);
+    for (int c : l->backlog) {
+      ++counters_.syscalls;
+      ::close(c);
+    }
+    l->backlog.clear();
+    if (l->multishot) {
+      io_uring_sqe* sqe = get_sqe();
+      io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(l->multishot), 0);
+      io_uring_sqe_set_data(sqe, new_request(req_kind::internal, -1));
+      closed_listeners_[l] = l;  // freed when the multishot's last completion arrives
+      submit_now();
+    } else {
+      delete l;
+    }
+  }
+
+  // Handles every completion waiting in the ring; returns how many operations completed.
+  std::size_t reap() {
+    std::size_t completed = 0;
+    unsigned head, seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      ++seen;
+      completed += on_completion(*static_cast<request*>(io_uring_cqe_get_data(cqe)), cqe->res, cqe->flags);
+    }
+    io_uring_cq_advance(&ring_, seen);
+    counters_.events += seen;
+    return completed;
+  }
+
+  std::size_t on_completion(request& r, int res, unsigned flags) {
+    if (&r == awaited_) awaited_ = nullptr;
+    switch (r.kind) {
+      case req_kind::op: {
+        track(r.fd, -1);
+        operation* op = r.op;
+        free_request(&r);
+        if (!op) return 0;  // abandoned: its owner is gone
+        complete(*op, res);
+        return 1;
+      }
+      case req_kind::poll_retry: {
+        track(r.fd, -1);
+        operation* op = r.op;
+        free_request(&r);
+        if (!op) return 0;
+        if (res < 0) {
+          complete(*op, res);
+          return 1;
+        }
+        ++counters_.syscalls;
+        long long again = perform(*op);
+        if (again == -EAGAIN) {
+          submit_poll(*op);
+          return 0;
+        }
+        complete(*op, again);
+        return 1;
+      }
+      case req_kind::accept: return on_accept(r, res, flags);
+      case req_kind::wake:
+        free_request(&r);
+        arm_wake();
+        return 0;
+      case req_kind::internal:
+        free_request(&r);
+        return 0;
+      case req_kind::close:
+        free_request(&r);
+        --pending_closes_;
+        return 0;
+    }
+    return 0;
+  }
+
+  std::size_t on_accept(request& r, int res, unsigned flags) {
+    listener_state* l = r.listener;
+    std::size_t completed = 0;
+    const bool more = flags & IORING_CQE_F_MORE;
+    if (res >= 0) {
+      if (l->closed) {
+        ++counters_.syscalls;
+        ::close(res);
+      } else if (l->waiting) {
+        complete(*std::exchange(l->waiting, nullptr), res);
+        completed = 1;
+      } else {
+        l->backlog.push_back(res);
+      }
+    } else if (l->waiting && res != -ECANCELED) {
+      // EMFILE and friends end the multishot; the caller decides when to try again.
+      complete(*std::exchange(l->waiting, nullptr), res);
+      completed = 1;
+    }
+    if (!more) {
+      free_request(&r);
+      l->multishot = nullptr;
+      if (l->closed) {
+        closed_listeners_.erase(l);
+        delete l;
+      } else if (l->waiting) {
+        arm_accept(*l);
+      }
+    }
+    return completed;
+  }
+
+  io_uring ring_{};
+  bool initialised_ = false;
+  int wakefd_ = -1;
+  std::uint64_t wake_value_ = 0;
+  std::vector<std::uint32_t> in_flight_;  // requests in the kernel per fd, to skip needless cancels
+  std::unordered_map<int, listener_state*> listeners_;
+  std::unordered_map<listener_state*, listener_state*> closed_listeners_;
+  std::vector<request*> free_requests_;
+  std::vector<request*> all_requests_;
+  request* awaited_ = nullptr;  // the request abandon() waits for
+  std::size_t pending_closes_ = 0;
+};
+
+}  // namespace
+
+result<std::unique_ptr<backend>> make_uring_backend(ready_queue& ready) {
+  const char* forced = std::getenv("C10K_IO_URING_SETUP_ERROR");
+  auto b = std::make_unique<uring_backend>(ready);
+  if (auto ec = b->init(forced ? forced : "")) return ec;
+  return std::unique_ptr<backend>(std::move(b));
+}
+
+}  // namespace c10k
