@@ -59,8 +59,18 @@ int main(int argc, char** argv) {
     co_return r;
   });
   if (!root.empty()) routes.get("/static/{path...}", http::static_files(root));
+  // The counters a benchmark reads before and after a run (system calls per request, ...).
+  http::server* running = nullptr;
+  routes.get("/stats", [&running](http::request&) -> task<http::response> {
+    const http::server_stats s = running->stats();
+    co_return http::response::json(
+        200, fmt::format(R"({{"backend":"{}","connections":{},"requests":{},"operations":{},"syscalls":{},"events":{},"buffers_in_use":{}}})",
+                         running->backend_name(), s.connections, s.requests, s.operations, s.syscalls, s.events,
+                         s.buffers_in_use) + "\n");
+  });
 
   http::server srv(std::move(routes), opt);
+  running = &srv;
   if (auto r = srv.start(); !r) {
     fmt::print(stderr, "c10k-server: cannot listen on {}:{}: {}\n", opt.host, opt.port, r.error().message());
     return 1;

@@ -197,6 +197,7 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
       response resp = co_await respond(*state.routes, req);
       const bool keep_alive = head.keep_alive && !resp.closes_connection() && !state.draining;
       batch.add(std::move(resp), keep_alive, head.version_minor, head.method == "HEAD");
+      ++state.requests;
       start += total;
       close_after = !keep_alive;
     }

@@ -29,6 +29,10 @@ struct loop_state {
   bool accepting = false;
   connection_entry* connections = nullptr;
   std::atomic<std::size_t> connection_count{0};
+  counter requests;  // answered on this loop
+  // The backend's counters while the loop runs; when it ends, a copy (the backend dies with it).
+  std::atomic<const backend_counters*> live_counters{nullptr};
+  backend_counters final_counters;
   cancel_scope accept_scope;  // cancelled to stop the accept loop's back-off sleeps
 
   void link(connection_entry& c) noexcept {
@@ -46,7 +50,17 @@ struct loop_state {
   }
   // Ends the loop once a drain has nothing left to wait for.
   void finish_drain_if_done() noexcept {
-    if (draining && !accepting && connections == nullptr) loop->stop();
+    if (draining && !accepting && connections == nullptr) end_loop();
+  }
+  // Keeps the final counters and stops the loop.
+  void end_loop() noexcept {
+    if (const backend_counters* c = live_counters.exchange(nullptr)) {
+      final_counters.operations += c->operations;
+      final_counters.syscalls += c->syscalls;
+      final_counters.events += c->events;
+      final_counters.buffers_in_use += c->buffers_in_use;
+    }
+    loop->stop();
   }
 };
 

@@ -49,7 +49,7 @@ task<void> drain_deadline(loop_state& st) {
   (void)co_await sleep_for(st.options->drain_timeout);
   log(log_level::warning, "graceful stop: {} connection(s) still open after {} ms; closing them",
       st.connection_count.load(), st.options->drain_timeout.count());
-  st.loop->stop();
+  st.end_loop();
 }
 
 void begin_drain(loop_state& st) {
@@ -134,6 +134,7 @@ result<void> server::start() {
       if (!l) throw std::system_error(l.error(), "listener");
       st.listener = std::move(*l);
       st.accepting = true;
+      st.live_counters = &loop.io().counters();
       if (i == 0) backend_name_ = loop.io().name();
       loop.spawn(accept_loop(st));
     });
@@ -165,6 +166,22 @@ result<void> server::run() {
   stop();
   wait();
   return {};
+}
+
+server_stats server::stats() const noexcept {
+  server_stats s;
+  for (const auto& st : impl_->loops) {
+    s.connections += st->connection_count.load(std::memory_order_relaxed);
+    s.requests += st->requests;
+    // A loop that ended copied its counters first; the pointer is cleared before that copy.
+    const backend_counters* c = st->live_counters.load();
+    const backend_counters& b = c ? *c : st->final_counters;
+    s.operations += b.operations;
+    s.syscalls += b.syscalls;
+    s.events += b.events;
+    s.buffers_in_use += b.buffers_in_use;
+  }
+  return s;
 }
 
 std::size_t server::connection_count() const noexcept {

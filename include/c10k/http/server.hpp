@@ -27,6 +27,16 @@ struct server_options {
   std::chrono::milliseconds drain_timeout{10'000};
 };
 
+// What the server has done so far, summed over its loops.
+struct server_stats {
+  std::uint64_t connections = 0;     // open now
+  std::uint64_t requests = 0;        // requests answered
+  std::uint64_t operations = 0;      // backend operations started
+  std::uint64_t syscalls = 0;        // system calls the backends made
+  std::uint64_t events = 0;          // readiness or completion events the kernel returned
+  std::uint64_t buffers_in_use = 0;  // receive buffers lent out now
+};
+
 class server {
  public:
   server(router routes, server_options options = {});
@@ -54,6 +64,8 @@ class server {
   std::string_view backend_name() const noexcept { return backend_name_; }
   // Connections open right now, summed over the loops (approximate while they change).
   std::size_t connection_count() const noexcept;
+  // The counters of every loop, summed; callable from any thread, also after the loops ended.
+  server_stats stats() const noexcept;
 
   struct impl;
 
