@@ -20,7 +20,6 @@
 namespace c10k::http {
 namespace {
 
-constexpr std::size_t initial_buffer_bytes = 8192;
 // Bodies up to this size are copied next to their head, so a batch of small responses
 // leaves in one contiguous buffer.
 constexpr std::size_t copy_body_below = 4096;
@@ -135,8 +134,9 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
 
   const server_options& opt = *state.options;
   const std::size_t buffer_cap = opt.limits.max_head_bytes + opt.max_body_bytes + 64 * 1024;
-  std::vector<char> buf(initial_buffer_bytes);
-  std::size_t start = 0, end = 0;  // unconsumed bytes are buf[start, end)
+  // Bytes of a request that arrived incomplete, carried to the next receive; empty (and
+  // unallocated) between requests, so an idle connection holds no buffer at all.
+  std::string pending;
   request_head head;
   chunked_decoder chunks;
   std::string chunked_body;
@@ -145,12 +145,37 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
   response_batch batch;
 
   for (;;) {
+    entry.idle = pending.empty();
+    if (entry.idle) {
+      if (state.draining) co_return;
+      std::string().swap(pending);
+    }
+    auto got = co_await in_scope(entry.scope, stream.receive());
+    entry.idle = false;
+    if (!got || got->empty()) co_return;
+    recv_buffer chunk = std::move(*got);
+
+    // Parse straight from the lent buffer when nothing is pending (the common case: whole
+    // requests per receive); otherwise append and parse the pending bytes.
+    std::string_view data = chunk.view();
+    if (!pending.empty()) {
+      if (pending.size() + chunk.size() > buffer_cap) {
+        batch.add(response::text(413, "request too large\n"), false, 1, false);
+        (void)co_await stream.writev_all(batch.vectors());
+        co_return;
+      }
+      pending.append(chunk.view());
+      chunk.release();
+      data = pending;
+    }
+
+    std::size_t start = 0;  // bytes of data consumed by complete requests
+    std::size_t need = 0;   // bytes the request at `start` needs in all, when known
     bool close_after = false;
     bool refused = false;  // closing because the request was refused: the client may still be sending
-    std::size_t need = 0;  // buffer bytes the request at `start` needs in all, when known
 
-    while (start < end && !close_after) {
-      const std::string_view avail(buf.data() + start, end - start);
+    while (start < data.size() && !close_after) {
+      const std::string_view avail = data.substr(start);
       const parse_result r = parse_request_head(avail, head, opt.limits);
       if (r.status == parse_status::incomplete) break;
       if (r.status == parse_status::error) {
@@ -210,34 +235,17 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
     if (close_after) {
       // Unread bytes, or a refused request, mean the client may still be sending: closing at
       // once would answer it with a reset that can destroy the response on its way.
-      if (refused || start < end) co_await linger_close(stream);
+      if (refused || start < data.size()) co_await linger_close(stream);
       co_return;
     }
 
-    // Make room for the rest of the request at `start`.
-    if (start == end) {
-      start = end = 0;
-    } else if (start > 0) {
-      std::memmove(buf.data(), buf.data() + start, end - start);
-      end -= start;
-      start = 0;
+    // Keep the incomplete rest for the next receive; the lent buffer goes back either way.
+    if (data.data() == pending.data()) {
+      pending.erase(0, start);
+    } else {
+      pending.assign(data.substr(start));
     }
-    if (end == buf.size() || need > buf.size()) {
-      if (buf.size() >= buffer_cap) {  // only a chunked body's framing can get here
-        batch.add(response::text(413, "request too large\n"), false, 1, false);
-        auto written = co_await stream.writev_all(batch.vectors());
-        (void)written;
-        co_return;
-      }
-      buf.resize(std::min(buffer_cap, std::max(buf.size() * 2, need)));
-    }
-
-    entry.idle = (start == end);
-    if (entry.idle && state.draining) co_return;
-    auto n = co_await in_scope(entry.scope, stream.read(std::span<char>(buf.data() + end, buf.size() - end)));
-    entry.idle = false;
-    if (!n || *n == 0) co_return;
-    end += *n;
+    if (need > pending.capacity()) pending.reserve(std::min(need, buffer_cap));
   }
 }
 

@@ -60,8 +60,7 @@ class epoll_backend final : public backend {
 
   bool start(operation& op) override {
     ++counters_.operations;
-    ++counters_.syscalls;
-    long long r = perform(op);
+    long long r = try_op(op);
     if (r != -EAGAIN) {
       op.result = r;
       return false;
@@ -149,8 +148,7 @@ class epoll_backend final : public backend {
       if (mode_ == epoll_mode::level) disarm(fd, s, direction);
       return 0;
     }
-    ++counters_.syscalls;
-    long long r = perform(*waiting);
+    long long r = try_op(*waiting);
     if (r == -EAGAIN) return 0;  // spurious: keep waiting
     complete(*std::exchange(waiting, nullptr), r);
     return 1;

@@ -13,6 +13,7 @@ long long or_errno(long long r) noexcept { return r < 0 ? -errno : r; }
 long long perform(operation& op) noexcept {
   switch (op.kind) {
     case op_kind::read:
+    case op_kind::receive:
       return or_errno(::read(op.fd, op.buf, op.len));
     case op_kind::write:
       return or_errno(::write(op.fd, op.buf, op.len));

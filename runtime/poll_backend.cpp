@@ -58,8 +58,7 @@ class poll_backend final : public backend {
 
   bool start(operation& op) override {
     ++counters_.operations;
-    ++counters_.syscalls;
-    long long r = perform(op);
+    long long r = try_op(op);
     if (r != -EAGAIN) {
       op.result = r;
       return false;
@@ -138,8 +137,7 @@ class poll_backend final : public backend {
   // Retries the operation waiting in this direction; returns 1 if it completed.
   std::size_t on_ready(operation*& waiting) {
     if (!waiting) return 0;
-    ++counters_.syscalls;
-    long long r = perform(*waiting);
+    long long r = try_op(*waiting);
     if (r == -EAGAIN) return 0;  // spurious: keep waiting
     complete(*std::exchange(waiting, nullptr), r);
     return 1;

@@ -35,6 +35,8 @@ io_awaiter tcp_stream::read(std::span<char> buf) {
   return {*loop_, o};
 }
 
+receive_awaiter tcp_stream::receive() { return {*loop_, op(op_kind::receive)}; }
+
 io_awaiter tcp_stream::write(std::span<const char> buf) {
   operation o = op(op_kind::write);
   o.buf = const_cast<char*>(buf.data());

@@ -15,6 +15,7 @@
 #include <liburing.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -28,10 +29,13 @@ namespace {
 
 constexpr unsigned sq_entries = 1024;
 constexpr unsigned cq_entries = 16384;
+constexpr unsigned default_ring_buffers = 512;  // per loop; C10K_IO_URING_BUFFERS overrides
+constexpr int buffer_group = 0;
 
 enum class req_kind : std::uint8_t {
   op,         // an operation's own system call
-  poll_retry, // readiness for an operation io_uring has no opcode for (sendfile): retry on POLLOUT
+  poll_retry, // readiness for an operation done by system call (sendfile; receive without a
+              // buffer ring): retry it when the poll completes
   accept,     // a listener's multishot accept
   wake,       // the eventfd read that post() and stop() complete
   internal,   // cancel requests: nothing to do on completion
@@ -75,6 +79,8 @@ class uring_backend final : public backend {
       delete l;
     }
     io_uring_queue_exit(&ring_);
+    if (buffers_) ::munmap(buffers_, std::size_t(ring_buffers_) * receive_buffer_bytes);
+    if (buf_ring_) ::munmap(buf_ring_, buf_ring_bytes());
     ::close(wakefd_);
     // Requests the kernel never completed are freed with the ring; their records go here.
     for (request* r : all_requests_) delete r;
@@ -102,6 +108,7 @@ class uring_backend final : public backend {
       return errno_code(err);
     }
     arm_wake();
+    setup_buffer_ring();
     initialised_ = true;
     return {};
   }
@@ -116,6 +123,15 @@ class uring_backend final : public backend {
 
   void detach(int fd) noexcept override {
     if (auto it = listeners_.find(fd); it != listeners_.end()) close_listener(it);
+    for (std::size_t i = 0; i < starved_.size();) {
+      if (starved_[i]->fd == fd) {
+        operation* op = starved_[i];
+        starved_.erase(starved_.begin() + static_cast<std::ptrdiff_t>(i));
+        complete(*op, -ECANCELED);
+      } else {
+        ++i;
+      }
+    }
     if (fd >= 0 && static_cast<std::size_t>(fd) < in_flight_.size() && in_flight_[fd] > 0) {
       io_uring_sqe* sqe = get_sqe();
       io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
@@ -137,10 +153,10 @@ class uring_backend final : public backend {
   bool start(operation& op) override {
     ++counters_.operations;
     if (op.kind == op_kind::accept) return start_accept(op);
-    if (op.kind == op_kind::sendfile) {
-      // No sendfile opcode: try it, and wait for POLLOUT through the ring when the socket is full.
-      ++counters_.syscalls;
-      long long r = perform(op);
+    if (op.kind == op_kind::sendfile || (op.kind == op_kind::receive && !buf_ring_)) {
+      // No opcode (sendfile), or no buffer ring to receive into: try the system call, and wait
+      // for readiness through the ring when it would block.
+      long long r = try_op(op);
       if (r != -EAGAIN) {
         op.result = r;
         return false;
@@ -162,6 +178,10 @@ class uring_backend final : public backend {
       }
       return;
     }
+    if (unpark(op)) {
+      complete(op, -ECANCELED);
+      return;
+    }
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(op.backend_data), 0);
     io_uring_sqe_set_data(sqe, new_request(req_kind::internal, -1));
@@ -174,6 +194,7 @@ class uring_backend final : public backend {
       if (auto* l = listener_for(op.fd); l && l->waiting == &op) l->waiting = nullptr;
       return;
     }
+    if (unpark(op)) return;
     auto* r = static_cast<request*>(op.backend_data);
     r->op = nullptr;
     io_uring_sqe* sqe = get_sqe();
@@ -207,7 +228,76 @@ class uring_backend final : public backend {
 
   void wake() noexcept override { (void)::eventfd_write(wakefd_, 1); }
 
+  void release_buffer(std::uint32_t id) noexcept override {
+    if (!buf_ring_) {
+      backend::release_buffer(id);
+      return;
+    }
+    --counters_.buffers_in_use;
+    io_uring_buf_ring_add(buf_ring_, buffers_ + std::size_t(id) * receive_buffer_bytes, receive_buffer_bytes,
+                          static_cast<unsigned short>(id), io_uring_buf_ring_mask(ring_buffers_), 0);
+    io_uring_buf_ring_advance(buf_ring_, 1);
+    // A receive that found the ring empty waits for exactly this.
+    if (!starved_.empty()) {
+      operation* op = starved_.front();
+      starved_.erase(starved_.begin());
+      submit_op(*op);
+    }
+  }
+
  private:
+  std::size_t buf_ring_bytes() const noexcept {
+    const std::size_t page = 4096;
+    return (std::size_t(ring_buffers_) * sizeof(io_uring_buf) + page - 1) / page * page;
+  }
+
+  // Registers a provided buffer ring, so that a receive takes a buffer only once data is
+  // there. Kernels without buffer rings (before 5.19) receive by poll + read instead.
+  void setup_buffer_ring() {
+    ring_buffers_ = default_ring_buffers;
+    if (const char* n = std::getenv("C10K_IO_URING_BUFFERS")) {
+      const int v = std::atoi(n);
+      if (v > 0 && v <= 32768 && (v & (v - 1)) == 0) ring_buffers_ = static_cast<unsigned>(v);
+    }
+    void* ring_mem = ::mmap(nullptr, buf_ring_bytes(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    // Buffers are mapped, not allocated: only pages the kernel has written become resident.
+    void* buf_mem = ::mmap(nullptr, std::size_t(ring_buffers_) * receive_buffer_bytes, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (ring_mem == MAP_FAILED || buf_mem == MAP_FAILED) {
+      if (ring_mem != MAP_FAILED) ::munmap(ring_mem, buf_ring_bytes());
+      if (buf_mem != MAP_FAILED) ::munmap(buf_mem, std::size_t(ring_buffers_) * receive_buffer_bytes);
+      return;
+    }
+    auto* br = static_cast<io_uring_buf_ring*>(ring_mem);
+    io_uring_buf_ring_init(br);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uint64_t>(br);
+    reg.ring_entries = ring_buffers_;
+    reg.bgid = buffer_group;
+    if (io_uring_register_buf_ring(&ring_, &reg, 0) != 0) {
+      ::munmap(ring_mem, buf_ring_bytes());
+      ::munmap(buf_mem, std::size_t(ring_buffers_) * receive_buffer_bytes);
+      return;
+    }
+    buf_ring_ = br;
+    buffers_ = static_cast<char*>(buf_mem);
+    const int mask = io_uring_buf_ring_mask(ring_buffers_);
+    for (unsigned i = 0; i < ring_buffers_; ++i)
+      io_uring_buf_ring_add(br, buffers_ + std::size_t(i) * receive_buffer_bytes, receive_buffer_bytes,
+                            static_cast<unsigned short>(i), mask, static_cast<int>(i));
+    io_uring_buf_ring_advance(br, static_cast<int>(ring_buffers_));
+  }
+
+  // Removes op from the receives waiting for a buffer; returns whether it was there.
+  bool unpark(operation& op) noexcept {
+    for (auto it = starved_.begin(); it != starved_.end(); ++it) {
+      if (*it == &op) {
+        starved_.erase(it);
+        return true;
+      }
+    }
+    return false;
+  }
   static int errno_from_name(const std::string& s) {
     if (s == "EPERM") return EPERM;
     if (s == "ENOSYS") return ENOSYS;
@@ -259,6 +349,11 @@ class uring_backend final : public backend {
         io_uring_prep_writev(sqe, op.fd, op.iov, static_cast<unsigned>(op.iovcnt), -1);
         break;
       case op_kind::connect: io_uring_prep_connect(sqe, op.fd, op.addr, op.addrlen); break;
+      case op_kind::receive:
+        io_uring_prep_recv(sqe, op.fd, nullptr, 0, 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = buffer_group;
+        break;
       case op_kind::sendfile:
       case op_kind::accept: break;  // handled by the caller
     }
@@ -271,7 +366,7 @@ class uring_backend final : public backend {
 
   void submit_poll(operation& op) {
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_poll_add(sqe, op.fd, POLLOUT);
+    io_uring_prep_poll_add(sqe, op.fd, waits_readable(op.kind) ? POLLIN : POLLOUT);
     request* r = new_request(req_kind::poll_retry, op.fd);
     r->op = &op;
     op.backend_data = r;
@@ -362,7 +457,23 @@ class uring_backend final : public backend {
         track(r.fd, -1);
         operation* op = r.op;
         free_request(&r);
+        if (flags & IORING_CQE_F_BUFFER) {
+          const std::uint32_t id = flags >> IORING_CQE_BUFFER_SHIFT;
+          ++counters_.buffers_in_use;
+          if (!op || res <= 0) {
+            release_buffer(id);  // nobody to hand it to, or nothing in it
+          } else {
+            op->buffer_id = id;
+            op->buf = buffers_ + std::size_t(id) * receive_buffer_bytes;
+          }
+        }
         if (!op) return 0;  // abandoned: its owner is gone
+        if (res == -ENOBUFS) {
+          // Every buffer is lent out: wait for one to come back (the data stays in the socket).
+          op->backend_data = nullptr;
+          starved_.push_back(op);
+          return 0;
+        }
         complete(*op, res);
         return 1;
       }
@@ -375,8 +486,7 @@ class uring_backend final : public backend {
           complete(*op, res);
           return 1;
         }
-        ++counters_.syscalls;
-        long long again = perform(*op);
+        long long again = try_op(*op);
         if (again == -EAGAIN) {
           submit_poll(*op);
           return 0;
@@ -443,6 +553,10 @@ class uring_backend final : public backend {
   std::vector<request*> all_requests_;
   request* awaited_ = nullptr;  // the request abandon() waits for
   std::size_t pending_closes_ = 0;
+  io_uring_buf_ring* buf_ring_ = nullptr;  // the provided buffer ring, or nullptr without one
+  char* buffers_ = nullptr;
+  unsigned ring_buffers_ = 0;
+  std::vector<operation*> starved_;  // receives that met ENOBUFS, waiting for a buffer
 };
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -255,7 +256,47 @@ TEST_P(http_server_test, graceful_stop_finishes_the_request_in_flight_and_closes
   EXPECT_EQ(srv->connection_count(), 0u);
 }
 
+TEST_P(http_server_test, a_thousand_idle_keep_alive_connections_hold_no_receive_buffer) {
+  if (backend_name() == "select") GTEST_SKIP() << "select cannot watch fds at or above FD_SETSIZE (1024)";
+  rlimit lim{};
+  ::getrlimit(RLIMIT_NOFILE, &lim);
+  if (lim.rlim_max < 2100) GTEST_SKIP() << "the fd limit (" << lim.rlim_max << ") is too low for 1,000 connections";
+  const rlimit saved = lim;
+  lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, 4096);
+  ::setrlimit(RLIMIT_NOFILE, &lim);
+  {
+    auto srv = start();
+    std::vector<http_client> clients;
+    clients.reserve(1000);
+    for (int i = 0; i < 1000; ++i) {
+      clients.emplace_back(srv->port());
+      auto r = clients.back().request(get("/plain"));
+      ASSERT_TRUE(r) << "client " << i;
+    }
+    ASSERT_TRUE(eventually([&] { return srv->stats().connections == 1000; }));
+    const auto s = srv->stats();
+    EXPECT_EQ(s.buffers_in_use, 0u);
+    EXPECT_EQ(s.requests, 1000u);
+  }
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+}
+
 C10K_INSTANTIATE_FOR_EVERY_BACKEND(http_server_test);
+
+TEST(http_server, asked_for_io_uring_where_it_is_refused_it_serves_on_epoll) {
+  ::setenv("C10K_IO_URING_SETUP_ERROR", "EPERM", 1);
+  http::router r;
+  r.get("/plain", [](http::request&) -> task<http::response> { co_return http::response::text(200, "x"); });
+  http::server srv(std::move(r), {.host = "127.0.0.1", .port = 0, .threads = 1, .backend = "io_uring"});
+  auto started = srv.start();
+  ::unsetenv("C10K_IO_URING_SETUP_ERROR");
+  ASSERT_TRUE(started);
+  EXPECT_EQ(srv.backend_name(), "epoll");
+  http_client c(srv.port());
+  auto reply = c.request(get("/plain"));
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->body, "x");
+}
 
 TEST(http_server, a_port_in_use_is_reported_by_start) {
   http::router r;

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "c10k/buffer_pool.hpp"
 #include "c10k/operation.hpp"
 #include "c10k/ready_queue.hpp"
 #include "c10k/result.hpp"
@@ -92,7 +93,35 @@ class backend {
   // What this backend has done so far.
   const backend_counters& counters() const noexcept { return counters_; }
 
+  // Takes back the buffer a receive lent (recv_buffer does this); loop thread only.
+  virtual void release_buffer(std::uint32_t id) noexcept {
+    pool_.release(id);
+    --counters_.buffers_in_use;
+  }
+
+  // The size of the buffers receive lends.
+  static constexpr std::size_t receive_buffer_bytes = 16 * 1024;
+
  protected:
+  // perform(op) for readiness backends, with receive served from the pool: a buffer is lent
+  // only when the read returns data. Returns what perform returns.
+  long long try_op(operation& op) {
+    ++counters_.syscalls;
+    if (op.kind != op_kind::receive) return perform(op);
+    const std::uint32_t id = pool_.acquire();
+    op.buf = pool_.data(id);
+    op.len = pool_.buffer_bytes();
+    const long long r = perform(op);
+    if (r <= 0) {
+      pool_.release(id);
+      op.buf = nullptr;
+      return r;
+    }
+    op.buffer_id = id;
+    ++counters_.buffers_in_use;
+    return r;
+  }
+
   // Records op's result and queues its waiter: the one way an operation completes.
   void complete(operation& op, long long res) {
     op.result = res;
@@ -102,6 +131,7 @@ class backend {
 
   ready_queue& ready_;
   backend_counters counters_;
+  buffer_pool pool_{receive_buffer_bytes};
 };
 
 // The backends this kernel and build can run, in order of preference.

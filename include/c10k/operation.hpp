@@ -24,15 +24,18 @@ enum class op_kind : std::uint8_t {
   sendfile,  // sendfile(fd, file_fd, &offset, len)
   accept,    // accept4(fd, addr, &addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC)
   connect,   // connect(fd, addr, addrlen), then SO_ERROR once writable
+  receive,   // recv into a buffer the backend lends once data is there (buf, buffer_id out)
 };
 
 // True for operations that wait for the fd to become readable (as opposed to writable).
-constexpr bool waits_readable(op_kind k) noexcept { return k == op_kind::read || k == op_kind::accept; }
+constexpr bool waits_readable(op_kind k) noexcept {
+  return k == op_kind::read || k == op_kind::accept || k == op_kind::receive;
+}
 
 struct operation {
   op_kind kind = op_kind::read;
   int fd = -1;
-  void* buf = nullptr;          // read, write
+  void* buf = nullptr;          // read, write; receive: the lent buffer, on completion
   std::size_t len = 0;          // read, write, sendfile
   const iovec* iov = nullptr;   // writev
   int iovcnt = 0;               // writev
@@ -41,6 +44,7 @@ struct operation {
   sockaddr* addr = nullptr;     // accept (out), connect (in)
   socklen_t addrlen = 0;        // accept (in/out), connect (in)
   bool started = false;         // connect: the connect() call has been made
+  std::uint32_t buffer_id = 0;  // receive: which lent buffer holds the data
 
   long long result = 0;         // >= 0 on success, -errno on failure (as io_uring reports)
   waiter who;                   // resumed when the operation completes
@@ -49,7 +53,7 @@ struct operation {
 };
 
 // Carries out op's system call once without blocking; returns its result or -errno (-EAGAIN
-// when the fd is not ready). What readiness backends call, first eagerly and then on readiness.
+// when the fd is not ready). Not for receive, which needs a backend's buffers (backend::try_op).
 long long perform(operation& op) noexcept;
 
 }  // namespace c10k

@@ -9,10 +9,30 @@
 #include "c10k/address.hpp"
 #include "c10k/event_loop.hpp"
 #include "c10k/io_awaiter.hpp"
+#include "c10k/recv_buffer.hpp"
 #include "c10k/result.hpp"
 #include "c10k/task.hpp"
 
 namespace c10k {
+
+// co_await stream.receive(): the awaiter; yields result<recv_buffer>.
+class [[nodiscard]] receive_awaiter : public waiter_awaitable<receive_awaiter> {
+ public:
+  receive_awaiter(event_loop& loop, const operation& op) noexcept : io_(loop, op), loop_(&loop) {}
+  bool suspend_with(waiter w, cancel_scope* scope) { return io_.suspend_with(w, scope); }
+  // The bytes in a lent buffer, an empty buffer at end of stream, or the error.
+  result<recv_buffer> await_resume() noexcept {
+    auto n = io_.await_resume();
+    if (!n) return n.error();
+    if (*n == 0) return recv_buffer{};
+    const operation& op = io_.op();
+    return recv_buffer(&loop_->io(), op.buffer_id, static_cast<const char*>(op.buf), *n);
+  }
+
+ private:
+  io_awaiter io_;
+  event_loop* loop_;
+};
 
 class tcp_stream {
  public:
@@ -26,6 +46,9 @@ class tcp_stream {
 
   // co_await: bytes read into buf (0 at end of stream), or the error.
   io_awaiter read(std::span<char> buf);
+  // co_await: the next bytes received, in a buffer the backend lends only once data is there
+  // (so a connection waiting here holds no receive buffer); empty at end of stream.
+  receive_awaiter receive();
   // co_await: bytes written from buf (at least 1 unless buf is empty), or the error.
   io_awaiter write(std::span<const char> buf);
   // co_await: bytes written from the vectors (possibly fewer than all), or the error.
