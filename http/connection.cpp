@@ -227,6 +227,19 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
       close_after = !keep_alive;
     }
 
+    // The responses own everything they send: keep the incomplete rest of the input and give
+    // the lent buffer back before writing, so a slow reader pins no receive buffer.
+    const bool unread = start < data.size();
+    if (!close_after) {
+      if (data.data() == pending.data()) {
+        pending.erase(0, start);
+      } else {
+        pending.assign(data.substr(start));
+      }
+      if (need > pending.capacity()) pending.reserve(std::min(need, buffer_cap));
+    }
+    chunk.release();
+
     if (!batch.empty()) {
       auto written = co_await stream.writev_all(batch.vectors());
       batch.clear();
@@ -235,17 +248,9 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
     if (close_after) {
       // Unread bytes, or a refused request, mean the client may still be sending: closing at
       // once would answer it with a reset that can destroy the response on its way.
-      if (refused || start < data.size()) co_await linger_close(stream);
+      if (refused || unread) co_await linger_close(stream);
       co_return;
     }
-
-    // Keep the incomplete rest for the next receive; the lent buffer goes back either way.
-    if (data.data() == pending.data()) {
-      pending.erase(0, start);
-    } else {
-      pending.assign(data.substr(start));
-    }
-    if (need > pending.capacity()) pending.reserve(std::min(need, buffer_cap));
   }
 }
 
