@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# GET /plain (a one-byte body), keep-alive, under wrk: requests/s, server CPU time per request
+# and (for c10k, from its /stats counters) system calls per request, for each c10k backend and
+# nginx (Debian package, one worker, access log off). The server runs on CPU 0 with one loop,
+# wrk (one thread) on CPU 1; rounds are interleaved across servers so drift hits all alike.
+#
+#   bench/plain.sh [BUILD_DIR] [ROUNDS] [SECONDS] [CONNECTIONS]
+#   BACKENDS="io_uring epoll" NGINX=0 bench/plain.sh build 3 10 64
+#
+# Needs wrk and nginx (apt-get install wrk nginx-light). Prints a line per run, then medians
+# with min and max.
+set -euo pipefail
+build=${1:-build}; rounds=${2:-3}; secs=${3:-10}; conns=${4:-64}
+backends=${BACKENDS:-io_uring epoll epoll-et poll select}
+with_nginx=${NGINX:-1}
+base_port=18100; nginx_port=18099
+work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
+
+# On-CPU nanoseconds of every thread of the given processes.
+cpu_ns() {
+  local total=0 pid f ns
+  for pid in "$@"; do
+    for f in /proc/"$pid"/task/*/schedstat; do
+      read -r ns _ < "$f" 2>/dev/null && total=$((total + ns))
+    done
+  done
+  echo "$total"
+}
+
+stat_field() { sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" <<< "$1"; }
+
+declare -A pids ports
+i=0
+for b in $backends; do
+  port=$((base_port + i)); i=$((i + 1))
+  taskset -c 0 "$build/examples/c10k-server" --port "$port" --threads 1 --backend "$b" > "$work/$b.log" 2>&1 &
+  pids[$b]=$!; ports[$b]=$port
+done
+if [ "$with_nginx" = 1 ]; then
+  command -v nginx >/dev/null || { echo "nginx is missing: apt-get install nginx-light" >&2; exit 1; }
+  cat > "$work/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/error.log warn;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location = /plain { default_type text/plain; return 200 "x"; }
+  }
+}
+CONF
+  taskset -c 0 nginx -c "$work/nginx.conf" &
+fi
+sleep 1
+for b in $backends; do
+  head -1 "$work/$b.log"
+  curl -sf "http://127.0.0.1:${ports[$b]}/plain" > /dev/null
+done
+if [ "$with_nginx" = 1 ]; then
+  master=$(cat "$work/nginx.pid"); pids[nginx]="$master $(pgrep -P "$master" | tr '\n' ' ')"; ports[nginx]=$nginx_port
+  curl -sf "http://127.0.0.1:$nginx_port/plain" > /dev/null
+  backends="$backends nginx"
+fi
+
+run_one() {  # name
+  local name=$1 port=${ports[$1]} before after out reqs rps s0 s1 sys_per="n/a"
+  # shellcheck disable=SC2086
+  before=$(cpu_ns ${pids[$name]})
+  [ "$name" != nginx ] && s0=$(curl -s "http://127.0.0.1:$port/stats")
+  out=$(taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" "http://127.0.0.1:$port/plain")
+  [ "$name" != nginx ] && s1=$(curl -s "http://127.0.0.1:$port/stats")
+  # shellcheck disable=SC2086
+  after=$(cpu_ns ${pids[$name]})
+  reqs=$(awk '/requests in/ {print $1}' <<< "$out")
+  rps=$(awk '/Requests\/sec/ {print $2}' <<< "$out")
+  local errs; errs=$(grep -E 'Non-2xx|Socket errors' <<< "$out" | tr '\n' ' ' || true)
+  if [ "$name" != nginx ]; then
+    local dr=$(( $(stat_field "$s1" requests) - $(stat_field "$s0" requests) ))
+    local ds=$(( $(stat_field "$s1" syscalls) - $(stat_field "$s0" syscalls) ))
+    sys_per=$(awk -v s="$ds" -v r="$dr" 'BEGIN {printf "%.2f", s / r}')
+  fi
+  local ns_per=$(( (after - before) / reqs ))
+  echo "$name rps=$rps cpu_ns_per_req=$ns_per syscalls_per_req=$sys_per $errs"
+  echo "$name $rps $ns_per $sys_per" >> "$work/results"
+}
+
+for name in $backends; do  # warm-up, not counted
+  taskset -c 1 wrk -t1 -c"$conns" -d2s "http://127.0.0.1:${ports[$name]}/plain" > /dev/null
+done
+for ((r = 1; r <= rounds; r++)); do
+  for name in $backends; do run_one "$name"; done
+done
+
+echo "--- medians over $rounds rounds: ${secs}s, $conns connections, GET /plain, server on CPU 0 (one loop), wrk on CPU 1"
+printf '%-10s %12s %22s %18s\n' server requests/s cpu_ns/request syscalls/request
+for name in $backends; do
+  awk -v n="$name" '$1 == n {rps[++k] = $2; cpu[k] = $3; sys[k] = $4}
+    END {
+      # medians of each column, with the spread of requests/s
+      m = asort(rps, r); asort(cpu, c); asort(sys, s); mid = int((m + 1) / 2)
+      printf "%-10s %12.0f %10d (%d-%d) %18s   (requests/s %0.f-%0.f)\n", n, r[mid], c[mid], c[1], c[m], s[mid], r[1], r[m]
+    }' "$work/results"
+done
