@@ -96,13 +96,20 @@ for ((r = 1; r <= rounds; r++)); do
   for name in $backends; do run_one "$name"; done
 done
 
-echo "--- medians over $rounds rounds: ${secs}s, $conns connections, GET /plain, server on CPU 0 (one loop), wrk on CPU 1"
-printf '%-10s %12s %22s %18s\n' server requests/s cpu_ns/request syscalls/request
-for name in $backends; do
-  awk -v n="$name" '$1 == n {rps[++k] = $2; cpu[k] = $3; sys[k] = $4}
-    END {
-      # medians of each column, with the spread of requests/s
-      m = asort(rps, r); asort(cpu, c); asort(sys, s); mid = int((m + 1) / 2)
-      printf "%-10s %12.0f %10d (%d-%d) %18s   (requests/s %0.f-%0.f)\n", n, r[mid], c[mid], c[1], c[m], s[mid], r[1], r[m]
-    }' "$work/results"
-done
+summarize() {  # results file
+  echo "--- medians over $rounds rounds: ${secs}s, $conns connections, GET /plain, server on CPU 0 (one loop), wrk on CPU 1"
+  printf '%-10s %12s %20s %18s\n' server requests/s "cpu ns/request" "syscalls/request"
+  local name col
+  for name in $backends; do
+    # column 2: requests/s, 3: CPU ns per request, 4: system calls per request
+    for col in 2 3 4; do
+      awk -v n="$name" -v c="$col" '$1 == n {print $c}' "$1" | sort -g > "$work/col$col"
+    done
+    awk -v n="$name" 'FNR == 1 {f++} {v[f, FNR] = $1; cnt[f] = FNR}
+      END {
+        m = int((cnt[1] + 1) / 2)
+        printf "%-10s %12.0f %8d (%d-%d) %18s   requests/s %.0f-%.0f\n", n, v[1, m], v[2, m], v[2, 1], v[2, cnt[2]], v[3, m], v[1, 1], v[1, cnt[1]]
+      }' "$work/col2" "$work/col3" "$work/col4"
+  done
+}
+summarize "$work/results"
