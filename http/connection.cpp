@@ -28,6 +28,8 @@ constexpr std::size_t copy_body_below = 4096;
 class response_batch {
  public:
   bool empty() const noexcept { return parts_.empty(); }
+  // Bytes the batch would send.
+  std::size_t bytes() const noexcept { return bytes_.size() + body_bytes_; }
 
   // Adds r, with its head and (unless head_only) its body.
   void add(response&& r, bool keep_alive, int version_minor, bool head_only) {
@@ -41,6 +43,7 @@ class response_batch {
     } else {
       parts_.push_back({head_start, bytes_.size() - head_start, npos});
       parts_.push_back({0, r.body().size(), bodies_.size()});
+      body_bytes_ += r.body().size();
       bodies_.push_back(std::move(r));
     }
   }
@@ -60,6 +63,7 @@ class response_batch {
   }
 
   void clear() noexcept {
+    body_bytes_ = 0;
     bytes_.clear();
     parts_.clear();
     bodies_.clear();
@@ -87,6 +91,7 @@ class response_batch {
   }
 
   std::string bytes_;
+  std::size_t body_bytes_ = 0;
   std::vector<part> parts_;
   std::vector<response> bodies_;
   std::vector<iovec> iov_;
@@ -123,6 +128,75 @@ task<void> linger_close(tcp_stream& s) {
 
 }  // namespace
 
+namespace {
+
+// The connection's one deadline: when it passes, the connection's scope is cancelled with
+// timed_out, which ends whatever I/O the connection waits on, and the connection closes.
+// Armed for each wait (idle, head, body, write) and disarmed when it ends, so a handler never
+// runs under a connection deadline; moving an armed deadline later by less than the slack
+// costs nothing (the writes of one large batch).
+class connection_deadline : private timer_entry {
+ public:
+  connection_deadline(event_loop& loop, cancel_scope& scope) noexcept : loop_(&loop), scope_(&scope) {
+    fire = [](timer_entry* t) {
+      static_cast<connection_deadline*>(t)->scope_->cancel(std::make_error_code(std::errc::timed_out));
+    };
+  }
+  connection_deadline(const connection_deadline&) = delete;
+  ~connection_deadline() { loop_->remove_timer(*this); }
+
+  // Moves the deadline to `at`.
+  void arm(clock::time_point at) {
+    if (queued()) {
+      if (at >= deadline && at - deadline < slack) return;  // consecutive writes of one batch
+      loop_->remove_timer(*this);
+    }
+    deadline = at;
+    loop_->add_timer(*this);
+  }
+  void disarm() noexcept { loop_->remove_timer(*this); }
+
+ private:
+  static constexpr clock::duration slack = std::chrono::milliseconds(100);
+  event_loop* loop_;
+  cancel_scope* scope_;
+};
+
+// Writes the whole batch; each write gets send_timeout to make progress.
+task<result<std::size_t>> send_batch(tcp_stream& stream, std::vector<iovec>& vectors, connection_deadline& deadline,
+                                     cancel_scope& scope, clock::duration send_timeout) {
+  std::span<iovec> iov(vectors);
+  std::size_t done = 0;
+  while (!iov.empty()) {
+    deadline.arm(event_loop::current()->now() + send_timeout);
+    auto n = co_await in_scope(scope, stream.writev(iov));
+    if (!n) co_return n.error();
+    done += *n;
+    std::size_t left = *n;
+    while (!iov.empty() && left >= iov.front().iov_len) {
+      left -= iov.front().iov_len;
+      iov = iov.subspan(1);
+    }
+    if (!iov.empty() && left > 0) {
+      iov.front().iov_base = static_cast<char*>(iov.front().iov_base) + left;
+      iov.front().iov_len -= left;
+    }
+  }
+  deadline.disarm();
+  co_return done;
+}
+
+// A last word before closing on a timeout: one nonblocking try, outside the cancelled scope.
+task<void> send_final(tcp_stream& stream, int status, std::string_view why) {
+  response r = response::text(status, std::string(why) + "\n");
+  std::string out;
+  append_head(out, r, http_date(), false, 1);
+  out += r.body();
+  (void)co_await with_timeout(std::chrono::seconds(1), stream.write(std::span<const char>(out.data(), out.size())));
+}
+
+}  // namespace
+
 task<void> serve_connection(tcp_stream stream, loop_state& state) {
   connection_entry entry;
   state.link(entry);
@@ -133,9 +207,11 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
   } unlink{state, entry};
 
   const server_options& opt = *state.options;
+  event_loop& loop = *state.loop;
   const std::size_t buffer_cap = opt.limits.max_head_bytes + opt.max_body_bytes + 64 * 1024;
-  // Bytes of a request that arrived incomplete, carried to the next receive; empty (and
-  // unallocated) between requests, so an idle connection holds no buffer at all.
+  connection_deadline deadline(loop, entry.scope);
+  // Bytes of input not consumed yet, carried to the next pass; empty (and unallocated) between
+  // requests, so an idle connection holds no buffer at all.
   std::string pending;
   request_head head;
   chunked_decoder chunks;
@@ -143,30 +219,56 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
   std::size_t chunked_consumed = 0;  // raw bytes of the current chunked body decoded so far
   bool in_chunked_body = false;
   response_batch batch;
+  std::size_t served = 0;                 // requests answered on this connection
+  clock::time_point head_deadline{};      // when the head under way must be complete
+  clock::time_point body_started{};       // when the body under way began to arrive
+  std::size_t body_bytes_seen = 0;
+  bool continue_sent = false;             // "100 Continue" went out for the request under way
+  bool parse_before_receiving = false;    // pending holds complete requests not answered yet
 
   for (;;) {
-    entry.idle = pending.empty();
-    if (entry.idle) {
-      if (state.draining) co_return;
-      std::string().swap(pending);
-    }
-    auto got = co_await in_scope(entry.scope, stream.receive());
-    entry.idle = false;
-    if (!got || got->empty()) co_return;
-    recv_buffer chunk = std::move(*got);
-
-    // Parse straight from the lent buffer when nothing is pending (the common case: whole
-    // requests per receive); otherwise append and parse the pending bytes.
-    std::string_view data = chunk.view();
-    if (!pending.empty()) {
-      if (pending.size() + chunk.size() > buffer_cap) {
-        batch.add(response::text(413, "request too large\n"), false, 1, false);
-        (void)co_await stream.writev_all(batch.vectors());
+    recv_buffer chunk;
+    std::string_view data;
+    if (parse_before_receiving) {
+      parse_before_receiving = false;
+      data = pending;
+    } else {
+      // What the next bytes are for decides how long they may take.
+      const clock::time_point now = loop.now();
+      entry.idle = pending.empty();
+      if (entry.idle) {
+        if (state.draining) co_return;
+        std::string().swap(pending);
+        deadline.arm(now + (served == 0 ? opt.header_timeout : opt.keepalive_timeout));
+      } else if (body_started == clock::time_point{}) {
+        deadline.arm(head_deadline);
+      } else {
+        deadline.arm(now + opt.body_timeout);
+      }
+      auto got = co_await in_scope(entry.scope, stream.receive());
+      deadline.disarm();  // handlers run without a deadline of the connection's
+      entry.idle = false;
+      if (!got) {
+        // A request under way that stalls gets 408; an idle connection just closes.
+        if (got.error() == std::errc::timed_out && !pending.empty()) co_await send_final(stream, 408, "request timeout");
         co_return;
       }
-      pending.append(chunk.view());
-      chunk.release();
-      data = pending;
+      if (got->empty()) co_return;
+      chunk = std::move(*got);
+      if (pending.empty()) head_deadline = loop.now() + opt.header_timeout;  // a request's first bytes
+
+      // Parse straight from the lent buffer when nothing is pending (the common case: whole
+      // requests per receive); otherwise append and parse the pending bytes.
+      data = chunk.view();
+      if (!pending.empty()) {
+        if (pending.size() + chunk.size() > buffer_cap) {
+          co_await send_final(stream, 413, "request too large");
+          co_return;
+        }
+        pending.append(chunk.view());
+        chunk.release();
+        data = pending;
+      }
     }
 
     std::size_t start = 0;  // bytes of data consumed by complete requests
@@ -175,6 +277,11 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
     bool refused = false;  // closing because the request was refused: the client may still be sending
 
     while (start < data.size() && !close_after) {
+      if (batch.bytes() >= opt.max_unsent_bytes) {
+        // Enough responses held: send them before answering more pipelined requests.
+        parse_before_receiving = true;
+        break;
+      }
       const std::string_view avail = data.substr(start);
       const parse_result r = parse_request_head(avail, head, opt.limits);
       if (r.status == parse_status::incomplete) break;
@@ -183,9 +290,15 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
         close_after = refused = true;
         break;
       }
+      if (!head.expect_continue && head.header("expect")) {
+        batch.add(response::text(417, "only 100-continue is expected\n"), false, head.version_minor, false);
+        close_after = refused = true;
+        break;
+      }
 
       std::string_view body;
       std::size_t total = r.consumed;
+      bool body_complete = true;
       if (head.framing == body_framing::content_length) {
         if (head.content_length > opt.max_body_bytes) {
           batch.add(response::text(413, "request body too large\n"), false, head.version_minor, false);
@@ -194,10 +307,12 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
         }
         if (avail.size() - r.consumed < head.content_length) {
           need = r.consumed + head.content_length;
-          break;
+          body_complete = false;
+          body_bytes_seen = avail.size() - r.consumed;
+        } else {
+          body = avail.substr(r.consumed, head.content_length);
+          total += head.content_length;
         }
-        body = avail.substr(r.consumed, head.content_length);
-        total += head.content_length;
       } else if (head.framing == body_framing::chunked) {
         if (!in_chunked_body) {
           chunks.reset();
@@ -207,27 +322,55 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
         }
         const parse_result d = chunks.decode(avail.substr(r.consumed + chunked_consumed), chunked_body, opt.max_body_bytes);
         chunked_consumed += d.consumed;
-        if (d.status == parse_status::incomplete) break;
-        in_chunked_body = false;
-        if (d.status == parse_status::error) {
-          batch.add(response::text(status_for(d.error), fmt::format("{}\n", to_string(d.error))), false, head.version_minor, false);
+        body_bytes_seen = chunked_consumed;
+        if (d.status == parse_status::incomplete) {
+          body_complete = false;
+        } else {
+          in_chunked_body = false;
+          if (d.status == parse_status::error) {
+            batch.add(response::text(status_for(d.error), fmt::format("{}\n", to_string(d.error))), false, head.version_minor, false);
+            close_after = refused = true;
+            break;
+          }
+          body = chunked_body;
+          total += chunked_consumed;
+        }
+      }
+      if (!body_complete) {
+        const clock::time_point now = loop.now();
+        if (body_started == clock::time_point{}) body_started = now;
+        // Slow POST: once body_timeout has passed, the body must keep a minimum average rate.
+        const auto elapsed = now - body_started;
+        if (elapsed > opt.body_timeout &&
+            body_bytes_seen * 1000 / static_cast<std::size_t>(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() + 1) <
+                opt.min_body_bytes_per_second) {
+          batch.add(response::text(408, "request body too slow\n"), false, head.version_minor, false);
           close_after = refused = true;
           break;
         }
-        body = chunked_body;
-        total += chunked_consumed;
+        // The client waits for a go-ahead before sending the body: give it, once.
+        if (head.expect_continue && !continue_sent) {
+          continue_sent = true;
+          static constexpr std::string_view go_ahead = "HTTP/1.1 100 Continue\r\n\r\n";
+          if (!co_await in_scope(entry.scope, stream.write_all(go_ahead))) co_return;
+        }
+        break;
       }
+      body_started = {};
+      continue_sent = false;
 
       request req(head, body);
       response resp = co_await respond(*state.routes, req);
-      const bool keep_alive = head.keep_alive && !resp.closes_connection() && !state.draining;
+      ++served;
+      const bool keep_alive = head.keep_alive && !resp.closes_connection() && !state.draining &&
+                              (opt.max_requests_per_connection == 0 || served < opt.max_requests_per_connection);
       batch.add(std::move(resp), keep_alive, head.version_minor, head.method == "HEAD");
       ++state.requests;
       start += total;
       close_after = !keep_alive;
     }
 
-    // The responses own everything they send: keep the incomplete rest of the input and give
+    // The responses own everything they send: keep the unconsumed rest of the input and give
     // the lent buffer back before writing, so a slow reader pins no receive buffer.
     const bool unread = start < data.size();
     if (!close_after) {
@@ -241,11 +384,12 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
     chunk.release();
 
     if (!batch.empty()) {
-      auto written = co_await stream.writev_all(batch.vectors());
+      auto written = co_await send_batch(stream, batch.vectors(), deadline, entry.scope, opt.send_timeout);
       batch.clear();
       if (!written) co_return;
     }
     if (close_after) {
+      deadline.disarm();
       // Unread bytes, or a refused request, mean the client may still be sending: closing at
       // once would answer it with a reset that can destroy the response on its way.
       if (refused || unread) co_await linger_close(stream);

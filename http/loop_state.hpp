@@ -29,6 +29,7 @@ struct loop_state {
   bool accepting = false;
   connection_entry* connections = nullptr;
   std::atomic<std::size_t> connection_count{0};
+  std::atomic<std::size_t>* server_connections = nullptr;  // over every loop, for max_connections
   counter requests;  // answered on this loop
   // The backend's counters while the loop runs; when it ends, a copy (the backend dies with it).
   std::atomic<const backend_counters*> live_counters{nullptr};
@@ -40,12 +41,14 @@ struct loop_state {
     if (connections) connections->prev = &c;
     connections = &c;
     connection_count.fetch_add(1, std::memory_order_relaxed);
+    server_connections->fetch_add(1, std::memory_order_relaxed);
   }
   void unlink(connection_entry& c) noexcept {
     if (c.prev) c.prev->next = c.next;
     else connections = c.next;
     if (c.next) c.next->prev = c.prev;
     connection_count.fetch_sub(1, std::memory_order_relaxed);
+    server_connections->fetch_sub(1, std::memory_order_relaxed);
     finish_drain_if_done();
   }
   // Ends the loop once a drain has nothing left to wait for.

@@ -26,6 +26,8 @@ task<void> accept_loop(loop_state& st) {
     auto s = co_await st.listener.accept();
     if (s) {
       reported = false;
+      // Over the limit, a new connection is closed at once: cheaper than letting it queue.
+      if (st.server_connections->load(std::memory_order_relaxed) >= st.options->max_connections) continue;
       (void)s->set_nodelay();
       st.loop->spawn(serve_connection(std::move(*s), st));
       continue;
@@ -67,6 +69,7 @@ void begin_drain(loop_state& st) {
 
 struct server::impl {
   router routes;
+  std::atomic<std::size_t> connections{0};
   std::unique_ptr<runtime> rt;
   std::vector<std::unique_ptr<loop_state>> loops;
   std::atomic<bool> stop_requested{false};
@@ -130,6 +133,7 @@ result<void> server::start() {
       st.loop = &loop;
       st.routes = &impl_->routes;
       st.options = &options_;
+      st.server_connections = &impl_->connections;
       auto l = tcp_listener::adopt(loop, std::exchange(fds[i], -1), lo);
       if (!l) throw std::system_error(l.error(), "listener");
       st.listener = std::move(*l);

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <chrono>
+#include <thread>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -130,6 +132,17 @@ class http_client {
   int fd_ = -1;
   std::string buf_;
 };
+
+// Polls cond every millisecond for up to `limit`; returns whether it became true.
+template <typename F>
+bool eventually(F cond, std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
 
 inline std::string get(const std::string& path, const std::string& extra = "") {
   return "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n" + extra + "\r\n";

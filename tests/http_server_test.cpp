@@ -15,21 +15,11 @@
 
 using namespace c10k;
 using namespace std::chrono_literals;
+using c10k::testing::eventually;
 using c10k::testing::get;
 using c10k::testing::http_client;
 
 namespace {
-
-// Polls cond every millisecond for up to `limit`; returns whether it became true.
-template <typename F>
-bool eventually(F cond, std::chrono::milliseconds limit = 5000ms) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
 
 class http_server_test : public c10k::testing::backend_test {
  protected:
