@@ -7,6 +7,7 @@
 #include <sys/uio.h>
 
 #include <algorithm>
+#include <span>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -30,40 +31,60 @@ class response_batch {
   bool empty() const noexcept { return parts_.empty(); }
   // Bytes the batch would send.
   std::size_t bytes() const noexcept { return bytes_.size() + body_bytes_; }
+  // True when some body is a file, sent by sendfile (the caller corks the socket around it).
+  bool has_files() const noexcept { return has_files_; }
 
   // Adds r, with its head and (unless head_only) its body.
   void add(response&& r, bool keep_alive, int version_minor, bool head_only) {
     const std::size_t head_start = bytes_.size();
     append_head(bytes_, r, http_date(), keep_alive, version_minor);
-    if (head_only || r.body().empty()) {
+    if (head_only || r.content_length() == 0) {
       parts_.push_back({head_start, bytes_.size() - head_start, npos});
-    } else if (r.body().size() < copy_body_below) {
+    } else if (!r.file() && r.body().size() < copy_body_below) {
       bytes_ += r.body();
       parts_.push_back({head_start, bytes_.size() - head_start, npos});
     } else {
       parts_.push_back({head_start, bytes_.size() - head_start, npos});
-      parts_.push_back({0, r.body().size(), bodies_.size()});
-      body_bytes_ += r.body().size();
+      parts_.push_back({0, r.content_length(), bodies_.size()});
+      body_bytes_ += r.content_length();
+      has_files_ = has_files_ || static_cast<bool>(r.file());
       bodies_.push_back(std::move(r));
     }
   }
 
-  // The batch as vectors into its buffers (valid until the next add or clear).
-  std::vector<iovec>& vectors() {
+  // One step of sending: a run of vectors, or a file range.
+  struct step {
+    std::span<iovec> vectors;
+    const file_body* file = nullptr;
+  };
+
+  // The batch as steps over its buffers and files (valid until the next add or clear).
+  std::vector<step>& steps() {
     iov_.clear();
+    steps_.clear();
+    std::vector<std::pair<std::size_t, const file_body*>> marks;  // iov_ index where a file goes
     for (const part& p : parts_) {
       if (p.body == npos) {
         iov_.push_back({bytes_.data() + p.offset, p.length});
+      } else if (const file_body& f = bodies_[p.body].file()) {
+        marks.emplace_back(iov_.size(), &f);
       } else {
         iov_.push_back({bodies_[p.body].body().data(), p.length});
       }
     }
-    merge_adjacent();
-    return iov_;
+    std::size_t from = 0;
+    for (auto [at, file] : marks) {
+      if (at > from) steps_.push_back({merged(from, at), nullptr});
+      steps_.push_back({{}, file});
+      from = at;
+    }
+    if (iov_.size() > from) steps_.push_back({merged(from, iov_.size()), nullptr});
+    return steps_;
   }
 
   void clear() noexcept {
     body_bytes_ = 0;
+    has_files_ = false;
     bytes_.clear();
     parts_.clear();
     bodies_.clear();
@@ -77,24 +98,27 @@ class response_batch {
     std::size_t body;    // index into bodies_, or npos
   };
 
-  // Consecutive heads and copied bodies are adjacent in bytes_: send them as one vector.
-  void merge_adjacent() {
-    std::size_t out = 0;
-    for (std::size_t i = 0; i < iov_.size(); ++i) {
-      if (out > 0 && static_cast<char*>(iov_[out - 1].iov_base) + iov_[out - 1].iov_len == iov_[i].iov_base) {
+  // iov_[from, to), with neighbours that are adjacent in memory (consecutive heads and copied
+  // bodies in bytes_) merged into one vector.
+  std::span<iovec> merged(std::size_t from, std::size_t to) {
+    std::size_t out = from;
+    for (std::size_t i = from; i < to; ++i) {
+      if (out > from && static_cast<char*>(iov_[out - 1].iov_base) + iov_[out - 1].iov_len == iov_[i].iov_base) {
         iov_[out - 1].iov_len += iov_[i].iov_len;
       } else {
         iov_[out++] = iov_[i];
       }
     }
-    iov_.resize(out);
+    return std::span<iovec>(iov_).subspan(from, out - from);
   }
 
   std::string bytes_;
   std::size_t body_bytes_ = 0;
+  bool has_files_ = false;
   std::vector<part> parts_;
   std::vector<response> bodies_;
   std::vector<iovec> iov_;
+  std::vector<step> steps_;
 };
 
 // Runs the route's handler; a handler that throws gets the client a 500, not a dead connection.
@@ -162,26 +186,47 @@ class connection_deadline : private timer_entry {
   cancel_scope* scope_;
 };
 
-// Writes the whole batch; each write gets send_timeout to make progress.
-task<result<std::size_t>> send_batch(tcp_stream& stream, std::vector<iovec>& vectors, connection_deadline& deadline,
+// Writes the whole batch; each write gets send_timeout to make progress. Files go by sendfile
+// with TCP_CORK set around the batch, so heads and file data leave in full packets.
+task<result<std::size_t>> send_batch(tcp_stream& stream, response_batch& batch, connection_deadline& deadline,
                                      cancel_scope& scope, clock::duration send_timeout) {
-  std::span<iovec> iov(vectors);
+  event_loop& loop = *event_loop::current();
+  const bool cork = batch.has_files();
+  if (cork) (void)stream.set_cork(true);
   std::size_t done = 0;
-  while (!iov.empty()) {
-    deadline.arm(event_loop::current()->now() + send_timeout);
-    auto n = co_await in_scope(scope, stream.writev(iov));
-    if (!n) co_return n.error();
-    done += *n;
-    std::size_t left = *n;
-    while (!iov.empty() && left >= iov.front().iov_len) {
-      left -= iov.front().iov_len;
-      iov = iov.subspan(1);
+  for (response_batch::step& step : batch.steps()) {
+    if (const file_body* f = step.file) {
+      off_t offset = f->offset();
+      std::size_t left = f->length();
+      while (left > 0) {
+        deadline.arm(loop.now() + send_timeout);
+        auto n = co_await in_scope(scope, stream.sendfile(f->fd(), offset, left));
+        if (!n) co_return n.error();
+        if (*n == 0) co_return std::make_error_code(std::errc::io_error);  // the file shrank
+        offset += static_cast<off_t>(*n);
+        left -= *n;
+        done += *n;
+      }
+      continue;
     }
-    if (!iov.empty() && left > 0) {
-      iov.front().iov_base = static_cast<char*>(iov.front().iov_base) + left;
-      iov.front().iov_len -= left;
+    std::span<iovec> iov = step.vectors;
+    while (!iov.empty()) {
+      deadline.arm(loop.now() + send_timeout);
+      auto n = co_await in_scope(scope, stream.writev(iov));
+      if (!n) co_return n.error();
+      done += *n;
+      std::size_t left = *n;
+      while (!iov.empty() && left >= iov.front().iov_len) {
+        left -= iov.front().iov_len;
+        iov = iov.subspan(1);
+      }
+      if (!iov.empty() && left > 0) {
+        iov.front().iov_base = static_cast<char*>(iov.front().iov_base) + left;
+        iov.front().iov_len -= left;
+      }
     }
   }
+  if (cork) (void)stream.set_cork(false);
   deadline.disarm();
   co_return done;
 }
@@ -384,7 +429,7 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
     chunk.release();
 
     if (!batch.empty()) {
-      auto written = co_await send_batch(stream, batch.vectors(), deadline, entry.scope, opt.send_timeout);
+      auto written = co_await send_batch(stream, batch, deadline, entry.scope, opt.send_timeout);
       batch.clear();
       if (!written) co_return;
     }

@@ -20,4 +20,21 @@ std::string_view http_date() noexcept {
   return {text, length};
 }
 
+std::string format_http_date(std::time_t t) {
+  std::tm tm;
+  ::gmtime_r(&t, &tm);
+  char text[32];
+  const std::size_t n = std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return std::string(text, n);
+}
+
+std::optional<std::time_t> parse_http_date(std::string_view s) {
+  if (s.size() != 29) return std::nullopt;
+  const std::string text(s);
+  std::tm tm{};
+  const char* end = ::strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (!end || *end != '\0') return std::nullopt;
+  return ::timegm(&tm);
+}
+
 }  // namespace c10k::http

@@ -443,8 +443,8 @@ parse_result parse_request_head(std::string_view full, request_head& out, const 
   const std::string_view version = in.substr(version_begin, i - version_begin);
   if (i == n) {
     if (!version_prefix_ok(version)) return fail(parse_error::bad_version);
-    // A whole "HTTP/2.0" needs no line end to be refused.
-    if (version.size() == 8 && version[5] != '1') return fail(parse_error::version_not_supported);
+    // Even a whole "HTTP/2.0" waits for the next byte: "HTTP/2.0x" is a malformed version
+    // (400), not an unsupported one (505), and the answer must not depend on how reads split.
     return need_more();
   }
   if (const parse_error e = classify_version(version, out.version_minor); e != parse_error::none) return fail(e);

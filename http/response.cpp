@@ -1,8 +1,23 @@
 #include "c10k/http/response.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 namespace c10k::http {
+
+file_body& file_body::operator=(file_body&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(o.fd_, -1);
+    offset_ = o.offset_;
+    length_ = o.length_;
+  }
+  return *this;
+}
+
+file_body::~file_body() {
+  if (fd_ >= 0) ::close(fd_);
+}
 
 response response::text(int status, std::string body) {
   response r(status);
@@ -49,8 +64,10 @@ std::string_view reason_phrase(int status) noexcept {
 
 void append_head(std::string& out, const response& r, std::string_view date, bool keep_alive, int version_minor) {
   auto it = std::back_inserter(out);
-  fmt::format_to(it, "HTTP/1.1 {} {}\r\nServer: c10k\r\nDate: {}\r\nContent-Length: {}\r\n", r.status(),
-                 reason_phrase(r.status()), date, r.body().size());
+  fmt::format_to(it, "HTTP/1.1 {} {}\r\nServer: c10k\r\nDate: {}\r\n", r.status(), reason_phrase(r.status()), date);
+  // 1xx, 204 and 304 have no content; a Content-Length there would describe something else.
+  if (r.status() >= 200 && r.status() != 204 && r.status() != 304)
+    fmt::format_to(it, "Content-Length: {}\r\n", r.content_length());
   for (const auto& [name, value] : r.headers()) fmt::format_to(it, "{}: {}\r\n", name, value);
   if (!keep_alive) out += "Connection: close\r\n";
   else if (version_minor == 0) out += "Connection: keep-alive\r\n";

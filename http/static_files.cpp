@@ -7,12 +7,13 @@
 #include <climits>
 #include <cstdlib>
 
+#include <fmt/format.h>
+
+#include "c10k/http/date.hpp"
 #include "c10k/offload.hpp"
 
 namespace c10k::http {
 namespace {
-
-constexpr off_t max_file_bytes = 64 << 20;
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -52,12 +53,13 @@ bool stays_below(std::string_view rel) {
 
 struct file_reply {
   int status = 404;
-  std::string body;
+  file_body file;  // the whole file, open
+  struct stat st {};
   std::string path;
 };
 
-// Runs on a helper thread: resolves and reads the file.
-file_reply load(const std::string& root, std::string_view encoded) {
+// Runs on a helper thread: resolves the path and opens the file (both may block on disk).
+file_reply open_file(const std::string& root, std::string_view encoded) {
   file_reply reply;
   std::string rel;
   if (!percent_decode(encoded, rel) || !stays_below(rel)) return reply;
@@ -72,27 +74,66 @@ file_reply load(const std::string& root, std::string_view encoded) {
   if (resolved.size() <= base.size() || resolved.substr(0, base.size()) != base || resolved[base.size()] != '/') return reply;
   int fd = ::open(real_file, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return reply;
-  if (::fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return reply;
-  }
-  if (st.st_size > max_file_bytes) {
-    ::close(fd);
-    reply.status = 413;
-    return reply;
-  }
-  reply.body.resize(static_cast<std::size_t>(st.st_size));
-  std::size_t got = 0;
-  while (got < reply.body.size()) {
-    ssize_t n = ::read(fd, reply.body.data() + got, reply.body.size() - got);
-    if (n <= 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  reply.body.resize(got);
+  reply.file = file_body(fd, 0, 0);
+  if (::fstat(fd, &reply.st) < 0 || !S_ISREG(reply.st.st_mode)) return reply;
   reply.status = 200;
   reply.path = real_file;
   return reply;
+}
+
+// True when an If-None-Match list names etag (weak comparison, as RFC 9110 13.1.2 asks).
+bool none_match(std::string_view list, std::string_view etag) {
+  auto strip_weak = [](std::string_view t) { return t.substr(0, 2) == "W/" ? t.substr(2) : t; };
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    std::string_view tag = list.substr(0, comma);
+    while (!tag.empty() && (tag.front() == ' ' || tag.front() == '\t')) tag.remove_prefix(1);
+    while (!tag.empty() && (tag.back() == ' ' || tag.back() == '\t')) tag.remove_suffix(1);
+    if (tag == "*" || strip_weak(tag) == strip_weak(etag)) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+struct byte_range {
+  enum { none, satisfiable, unsatisfiable } kind = none;
+  std::uint64_t first = 0, last = 0;
+};
+
+// Parses a single "bytes=" range against size. Syntax it does not take (several ranges, other
+// units, garbage) gives none: the whole file is sent, as RFC 9110 14.2 allows.
+byte_range parse_range(std::string_view spec, std::uint64_t size) {
+  byte_range r;
+  if (spec.substr(0, 6) != "bytes=") return r;
+  spec.remove_prefix(6);
+  if (spec.find(',') != std::string_view::npos) return r;
+  const auto dash = spec.find('-');
+  if (dash == std::string_view::npos) return r;
+  auto number = [](std::string_view d, std::uint64_t& out) {
+    if (d.empty() || d.size() > 18) return false;
+    out = 0;
+    for (char c : d) {
+      if (c < '0' || c > '9') return false;
+      out = out * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return true;
+  };
+  std::uint64_t a = 0, b = 0;
+  const std::string_view first = spec.substr(0, dash), last = spec.substr(dash + 1);
+  if (first.empty()) {  // suffix: the last b bytes
+    if (!number(last, b)) return r;
+    if (b == 0 || size == 0) return {byte_range::unsatisfiable};
+    return {byte_range::satisfiable, size - std::min(b, size), size - 1};
+  }
+  if (!number(first, a)) return r;
+  if (last.empty()) {
+    b = size ? size - 1 : 0;
+  } else if (!number(last, b) || b < a) {
+    return r;
+  }
+  if (a >= size) return {byte_range::unsatisfiable};
+  return {byte_range::satisfiable, a, std::min(b, size - 1)};
 }
 
 }  // namespace
@@ -118,12 +159,53 @@ std::string_view content_type_for(std::string_view name) noexcept {
 handler static_files(std::string root, std::string param) {
   return [root = std::move(root), param = std::move(param)](request& req) -> task<response> {
     std::string encoded(req.param(param));
-    file_reply f = co_await offload([&root, &encoded] { return load(root, encoded); });
-    if (f.status == 404) co_return response::text(404, "Not Found\n");
-    if (f.status != 200) co_return response::text(f.status, "File too large\n");
-    response r(200);
+    file_reply f = co_await offload([&root, &encoded] { return open_file(root, encoded); });
+    if (f.status != 200) co_return response::text(404, "Not Found\n");
+
+    const std::uint64_t size = static_cast<std::uint64_t>(f.st.st_size);
+    const auto mtime_ns = static_cast<std::uint64_t>(f.st.st_mtim.tv_sec) * 1'000'000'000u + f.st.st_mtim.tv_nsec;
+    const std::string etag = fmt::format("\"{:x}-{:x}\"", size, mtime_ns);
+    const std::string last_modified = format_http_date(f.st.st_mtim.tv_sec);
+    auto describe = [&](response& r) {
+      r.set_header("ETag", etag);
+      r.set_header("Last-Modified", last_modified);
+    };
+
+    // Conditionals (RFC 9110 13.2.2): If-None-Match decides when present, else If-Modified-Since.
+    bool not_modified = false;
+    if (auto inm = req.header("if-none-match")) {
+      not_modified = none_match(*inm, etag);
+    } else if (auto ims = req.header("if-modified-since")) {
+      auto since = parse_http_date(*ims);
+      not_modified = since && f.st.st_mtim.tv_sec <= *since;
+    }
+    if (not_modified) {
+      response r(304);
+      describe(r);
+      co_return r;
+    }
+
+    byte_range range;
+    if (auto spec = req.header("range")) {
+      auto if_range = req.header("if-range");
+      if (!if_range || *if_range == etag) range = parse_range(*spec, size);
+    }
+    if (range.kind == byte_range::unsatisfiable) {
+      response bad = response::text(416, "Range Not Satisfiable\n");
+      bad.set_header("Content-Range", fmt::format("bytes */{}", size));
+      co_return bad;
+    }
+    const bool partial = range.kind == byte_range::satisfiable;
+    response r(partial ? 206 : 200);
     r.set_header("Content-Type", std::string(content_type_for(f.path)));
-    r.set_body(std::move(f.body));
+    r.set_header("Accept-Ranges", "bytes");
+    describe(r);
+    if (partial) {
+      r.set_header("Content-Range", fmt::format("bytes {}-{}/{}", range.first, range.last, size));
+      r.set_file(f.file.release(), static_cast<off_t>(range.first), range.last - range.first + 1);
+    } else {
+      r.set_file(f.file.release(), 0, size);
+    }
     co_return r;
   };
 }

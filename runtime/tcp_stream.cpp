@@ -105,6 +105,12 @@ result<void> tcp_stream::set_nodelay(bool on) noexcept {
   return {};
 }
 
+result<void> tcp_stream::set_cork(bool on) noexcept {
+  int v = on ? 1 : 0;
+  if (::setsockopt(fd_, IPPROTO_TCP, TCP_CORK, &v, sizeof v) < 0) return errno_code(errno);
+  return {};
+}
+
 result<address> tcp_stream::peer() const {
   sockaddr_storage ss;
   socklen_t len = sizeof ss;

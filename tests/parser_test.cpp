@@ -445,7 +445,15 @@ TEST(parser, rejects_http2_and_later_as_not_supported) {
   EXPECT_EQ(error_of("GET / HTTP/2.0\r\n"), parse_error::version_not_supported);
   EXPECT_EQ(error_of("GET / HTTP/3.0\r\n"), parse_error::version_not_supported);
   EXPECT_EQ(error_of("GET / HTTP/2\r\n"), parse_error::version_not_supported);
-  EXPECT_EQ(error_of("GET / HTTP/2.0"), parse_error::version_not_supported);  // decided before the line ends
+}
+
+// Found by the fuzzer: the status must not depend on where a read ends. "HTTP/2.0" alone is
+// a valid prefix (of "HTTP/2.0\r\n", a 505) and of "HTTP/2.0x" (a 400): it waits for more.
+TEST(parser, a_version_that_ends_the_input_waits_for_the_next_byte) {
+  request_head head;
+  EXPECT_EQ(parse_request_head("GET / HTTP/2.0", head).status, parse_status::incomplete);
+  EXPECT_EQ(error_of("GET / HTTP/2.0x"), parse_error::bad_version);
+  EXPECT_EQ(error_of("GET / HTTP/2.0x\r\nHost: a\r\n\r\n"), parse_error::bad_version);
 }
 
 TEST(parser, rejects_a_bad_header_name) {

@@ -67,6 +67,8 @@ class tcp_stream {
   void close() noexcept;
   // Sets TCP_NODELAY; returns the error from setsockopt.
   result<void> set_nodelay(bool on = true) noexcept;
+  // Sets TCP_CORK (hold partial segments until uncorked); returns the error from setsockopt.
+  result<void> set_cork(bool on) noexcept;
   // The peer's address, or the error from getpeername.
   result<address> peer() const;
 

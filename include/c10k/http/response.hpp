@@ -1,12 +1,36 @@
 // response: what a handler returns: a status, headers and a body the server owns.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 namespace c10k::http {
+
+// A body sent from an open file by sendfile: the fd (owned), and the bytes to send.
+class file_body {
+ public:
+  file_body() noexcept = default;
+  file_body(int fd, off_t offset, std::size_t length) noexcept : fd_(fd), offset_(offset), length_(length) {}
+  file_body(file_body&& o) noexcept : fd_(std::exchange(o.fd_, -1)), offset_(o.offset_), length_(o.length_) {}
+  file_body& operator=(file_body&& o) noexcept;
+  ~file_body();
+
+  explicit operator bool() const noexcept { return fd_ >= 0; }
+  // Gives up ownership; returns the fd.
+  int release() noexcept { return std::exchange(fd_, -1); }
+  int fd() const noexcept { return fd_; }
+  off_t offset() const noexcept { return offset_; }
+  std::size_t length() const noexcept { return length_; }
+
+ private:
+  int fd_ = -1;
+  off_t offset_ = 0;
+  std::size_t length_ = 0;
+};
 
 class response {
  public:
@@ -30,6 +54,15 @@ class response {
     body_ = std::move(body);
     return *this;
   }
+  // Sends `length` bytes of the open file fd from `offset` as the body (by sendfile, with
+  // TCP_CORK so the head and the file leave in full packets); the response owns fd.
+  response& set_file(int fd, off_t offset, std::size_t length) {
+    file_ = file_body(fd, offset, length);
+    return *this;
+  }
+  const file_body& file() const noexcept { return file_; }
+  // The body's length: the file range's, or the string's.
+  std::size_t content_length() const noexcept { return file_ ? file_.length() : body_.size(); }
   // Ends the connection once this response is sent.
   response& close_connection() noexcept {
     close_ = true;
@@ -42,13 +75,14 @@ class response {
   bool close_ = false;
   std::vector<std::pair<std::string, std::string>> headers_;
   std::string body_;
+  file_body file_;
 };
 
 // The reason phrase for a status code ("Not Found"), or "Unknown".
 std::string_view reason_phrase(int status) noexcept;
 
 // Appends the status line and header section of r to out: Server, Date (as given),
-// Content-Length, the handler's headers, and "Connection: close" when !keep_alive (or
+// Content-Length (not for 1xx, 204 and 304, which have no content), the handler's headers, and "Connection: close" when !keep_alive (or
 // "Connection: keep-alive" for an HTTP/1.0 client that asked for it).
 void append_head(std::string& out, const response& r, std::string_view date, bool keep_alive, int version_minor);
 

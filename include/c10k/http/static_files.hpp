@@ -8,9 +8,11 @@
 namespace c10k::http {
 
 // Returns a handler for a route ending in "{param...}" that serves root/<param>: 200 with the
-// file and a Content-Type from its extension, index.html for a directory, 404 for anything
-// missing or outside root (".." segments, encoded or not, and symlinks leading out). Files are
-// opened and read on the helper pool, never on the loop thread. Files above 64 MiB get 413.
+// file (sent by sendfile) and a Content-Type from its extension; index.html for a directory;
+// ETag and Last-Modified, with 304 for a matching If-None-Match or If-Modified-Since; a single
+// byte range as 206 (416 when it lies past the end); 404 for anything missing or outside root
+// (".." segments, encoded or not, and symlinks leading out). Paths are resolved and files
+// opened on the helper pool, never on the loop thread.
 handler static_files(std::string root, std::string param = "path");
 
 // The Content-Type for a file name's extension ("application/octet-stream" when unknown).
