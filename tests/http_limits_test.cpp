@@ -1,6 +1,11 @@
 // Limits, timeouts and strict framing, over real sockets on every backend: each case checks
 // the status code and whether the connection is closed or still serving.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <mutex>
 
 #include <chrono>
 #include <string>
@@ -9,6 +14,7 @@
 
 #include "backend_param.hpp"
 #include "c10k/http/server.hpp"
+#include "c10k/log.hpp"
 #include "http_client.hpp"
 
 using namespace c10k;
@@ -221,6 +227,65 @@ TEST_P(http_limits_test, expect_100_continue_gets_the_go_ahead_before_the_body) 
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "hello");
+}
+
+TEST_P(http_limits_test, a_full_fd_table_pauses_accepting_without_spinning_and_it_resumes) {
+  if (backend_name() == "io_uring")
+    GTEST_SKIP() << "io_uring's multishot accept reads RLIMIT_NOFILE when it is armed, so lowering the limit "
+                    "afterwards cannot provoke EMFILE in this process";
+  std::vector<std::string> lines;
+  std::mutex lines_mutex;
+  auto previous = set_log_sink([&](log_level, std::string_view line) {
+    std::lock_guard lock(lines_mutex);
+    lines.emplace_back(line);
+  });
+  auto srv = start();
+  // Client sockets are made now; they connect once the table is full, so that only the
+  // server's accept needs a new fd.
+  std::vector<int> clients;
+  for (int i = 0; i < 5; ++i) clients.push_back(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  rlimit saved{};
+  ::getrlimit(RLIMIT_NOFILE, &saved);
+  const int lowest_free = ::dup(0);
+  ::close(lowest_free);
+  rlimit full = saved;
+  full.rlim_cur = static_cast<rlim_t>(lowest_free);  // every fd below the limit is in use
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &full), 0);
+
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(srv->port());
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int fd : clients) {
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);  // the backlog takes it
+    const std::string req = get("/plain");
+    ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  }
+  const auto before = srv->stats().syscalls;
+  std::this_thread::sleep_for(500ms);
+  const auto during = srv->stats().syscalls - before;
+  EXPECT_EQ(srv->stats().connections, 0u);  // nothing could be accepted
+  EXPECT_LT(during, 200u) << "accepting must pause, not spin, while the fd table is full";
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+
+  // Room again: every waiting client is served.
+  for (int fd : clients) {
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[512];
+    ssize_t n;
+    do n = ::recv(fd, buf, sizeof buf, 0);
+    while (n < 0 && errno == EINTR);
+    ASSERT_GT(n, 0);
+    EXPECT_EQ(std::string(buf, 12), "HTTP/1.1 200");
+    ::close(fd);
+  }
+  set_log_sink(previous);
+  std::lock_guard lock(lines_mutex);
+  std::size_t accept_lines = 0;
+  for (const auto& l : lines)
+    if (l.find("accept:") != std::string::npos) ++accept_lines;
+  EXPECT_EQ(accept_lines, 1u) << "one log line per burst, not one per attempt";
 }
 
 C10K_INSTANTIATE_FOR_EVERY_BACKEND(http_limits_test);
