@@ -7,6 +7,7 @@
 #include <sys/uio.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <span>
 #include <cstring>
 #include <exception>
@@ -231,6 +232,65 @@ task<result<std::size_t>> send_batch(tcp_stream& stream, response_batch& batch, 
   co_return done;
 }
 
+// Sends a streamed body: each piece as a chunk (HTTP/1.1) or as it is (HTTP/1.0, where the
+// close ends the body), every write under the send timeout.
+class stream_writer final : public body_writer {
+ public:
+  stream_writer(tcp_stream& stream, connection_deadline& deadline, cancel_scope& scope, clock::duration send_timeout,
+                bool chunked) noexcept
+      : stream_(stream), deadline_(deadline), scope_(scope), send_timeout_(send_timeout), chunked_(chunked) {}
+
+  task<result<void>> write(std::string_view data) override {
+    if (error_) co_return error_;
+    if (data.empty()) co_return result<void>{};
+    char size_line[24];
+    const int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
+    static constexpr char crlf[] = "\r\n";
+    iovec iov[3] = {{size_line, static_cast<std::size_t>(n)}, {const_cast<char*>(data.data()), data.size()}, {const_cast<char*>(crlf), 2}};
+    std::span<iovec> pieces = chunked_ ? std::span<iovec>(iov, 3) : std::span<iovec>(iov + 1, 1);
+    co_return co_await send(pieces);
+  }
+
+  // Ends the body (the last chunk for HTTP/1.1); returns the first error any write met.
+  task<result<void>> finish() {
+    if (error_ || !chunked_) co_return error_;
+    static constexpr char last[] = "0\r\n\r\n";
+    iovec iov{const_cast<char*>(last), 5};
+    co_return co_await send(std::span<iovec>(&iov, 1));
+  }
+
+ private:
+  task<result<void>> send(std::span<iovec> iov) {
+    event_loop& loop = *event_loop::current();
+    while (!iov.empty()) {
+      deadline_.arm(loop.now() + send_timeout_);
+      auto n = co_await in_scope(scope_, stream_.writev(iov));
+      if (!n) {
+        error_ = n.error();
+        break;
+      }
+      std::size_t left = *n;
+      while (!iov.empty() && left >= iov.front().iov_len) {
+        left -= iov.front().iov_len;
+        iov = iov.subspan(1);
+      }
+      if (!iov.empty() && left > 0) {
+        iov.front().iov_base = static_cast<char*>(iov.front().iov_base) + left;
+        iov.front().iov_len -= left;
+      }
+    }
+    deadline_.disarm();
+    co_return error_;
+  }
+
+  tcp_stream& stream_;
+  connection_deadline& deadline_;
+  cancel_scope& scope_;
+  clock::duration send_timeout_;
+  bool chunked_;
+  std::error_code error_;  // the first write that failed ends every later one
+};
+
 // A last word before closing on a timeout: one nonblocking try, outside the cancelled scope.
 task<void> send_final(tcp_stream& stream, int status, std::string_view why) {
   response r = response::text(status, std::string(why) + "\n");
@@ -407,12 +467,36 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
       request req(head, body);
       response resp = co_await respond(*state.routes, req);
       ++served;
+      const bool streamed = static_cast<bool>(resp.stream());
+      const bool head_only = head.method == "HEAD";
+      // An HTTP/1.0 stream ends where the connection does.
       const bool keep_alive = head.keep_alive && !resp.closes_connection() && !state.draining &&
+                              !(streamed && head.version_minor == 0 && !head_only) &&
                               (opt.max_requests_per_connection == 0 || served < opt.max_requests_per_connection);
-      batch.add(std::move(resp), keep_alive, head.version_minor, head.method == "HEAD");
       ++state.requests;
       start += total;
       close_after = !keep_alive;
+      if (!streamed) {
+        batch.add(std::move(resp), keep_alive, head.version_minor, head_only);
+        continue;
+      }
+      // A stream goes out in order: what is batched before it first, then its head, then
+      // the body as the producer writes it.
+      body_producer producer = resp.stream();
+      batch.add(std::move(resp), keep_alive, head.version_minor, /*head_only=*/true);
+      if (!co_await send_batch(stream, batch, deadline, entry.scope, opt.send_timeout)) co_return;
+      batch.clear();
+      if (head_only) continue;
+      stream_writer writer(stream, deadline, entry.scope, opt.send_timeout, head.version_minor >= 1);
+      try {
+        co_await producer(writer);
+      } catch (const std::exception& e) {
+        // The head is gone already: all that is left is to end the connection early, which
+        // tells the client the body is incomplete.
+        log(log_level::error, "stream for {} {} failed: {}", req.method(), req.path(), e.what());
+        co_return;
+      }
+      if (!co_await writer.finish()) co_return;
     }
 
     // The responses own everything they send: keep the unconsumed rest of the input and give

@@ -66,8 +66,10 @@ void append_head(std::string& out, const response& r, std::string_view date, boo
   auto it = std::back_inserter(out);
   fmt::format_to(it, "HTTP/1.1 {} {}\r\nServer: c10k\r\nDate: {}\r\n", r.status(), reason_phrase(r.status()), date);
   // 1xx, 204 and 304 have no content; a Content-Length there would describe something else.
-  if (r.status() >= 200 && r.status() != 204 && r.status() != 304)
-    fmt::format_to(it, "Content-Length: {}\r\n", r.content_length());
+  if (r.status() >= 200 && r.status() != 204 && r.status() != 304) {
+    if (!r.stream()) fmt::format_to(it, "Content-Length: {}\r\n", r.content_length());
+    else if (version_minor >= 1) out += "Transfer-Encoding: chunked\r\n";
+  }
   for (const auto& [name, value] : r.headers()) fmt::format_to(it, "{}: {}\r\n", name, value);
   if (!keep_alive) out += "Connection: close\r\n";
   else if (version_minor == 0) out += "Connection: keep-alive\r\n";

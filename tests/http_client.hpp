@@ -87,6 +87,28 @@ class http_client {
       r.headers[name] = value;
       pos = next + 2;
     }
+    if (!head_request && r.header("transfer-encoding") == "chunked") {
+      // Chunked: size line, data, CRLF; until the zero-size chunk and the empty trailer line.
+      for (;;) {
+        std::size_t eol;
+        while ((eol = buf_.find("\r\n")) == std::string::npos)
+          if (!fill()) return std::nullopt;
+        const std::size_t size = std::stoul(buf_.substr(0, eol), nullptr, 16);
+        buf_.erase(0, eol + 2);
+        while (buf_.size() < size + 2)
+          if (!fill()) return std::nullopt;
+        r.body += buf_.substr(0, size);
+        buf_.erase(0, size + 2);
+        if (size == 0) return r;
+      }
+    }
+    if (!head_request && r.header("content-length").empty() && r.header("connection") == "close" && r.status >= 200 &&
+        r.status != 204 && r.status != 304) {
+      while (fill()) {}  // delimited by the close
+      r.body = std::move(buf_);
+      buf_.clear();
+      return r;
+    }
     std::size_t length = head_request ? 0 : std::stoul(r.header("content-length").empty() ? "0" : r.header("content-length"));
     while (buf_.size() < length)
       if (!fill()) return std::nullopt;

@@ -3,12 +3,31 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "c10k/result.hpp"
+#include "c10k/task.hpp"
+
 namespace c10k::http {
+
+// Where a streamed body goes: each write is sent before the next is accepted.
+class body_writer {
+ public:
+  // Sends data as the next piece of the body once the client has taken it (a slow client
+  // slows the writer, not the memory); returns the error when the client is gone or stopped
+  // reading for send_timeout. Empty data sends nothing.
+  virtual task<result<void>> write(std::string_view data) = 0;
+
+ protected:
+  ~body_writer() = default;
+};
+
+// Produces a streamed body through a body_writer; runs while the response is being sent.
+using body_producer = std::function<task<void>(body_writer&)>;
 
 // A body sent from an open file by sendfile: the fd (owned), and the bytes to send.
 class file_body {
@@ -61,6 +80,13 @@ class response {
     return *this;
   }
   const file_body& file() const noexcept { return file_; }
+  // Makes the body a stream that `producer` writes piece by piece while it is sent: chunked
+  // for HTTP/1.1, delimited by closing the connection for HTTP/1.0.
+  response& set_stream(body_producer producer) {
+    stream_ = std::move(producer);
+    return *this;
+  }
+  const body_producer& stream() const noexcept { return stream_; }
   // The body's length: the file range's, or the string's.
   std::size_t content_length() const noexcept { return file_ ? file_.length() : body_.size(); }
   // Ends the connection once this response is sent.
@@ -76,13 +102,15 @@ class response {
   std::vector<std::pair<std::string, std::string>> headers_;
   std::string body_;
   file_body file_;
+  body_producer stream_;
 };
 
 // The reason phrase for a status code ("Not Found"), or "Unknown".
 std::string_view reason_phrase(int status) noexcept;
 
 // Appends the status line and header section of r to out: Server, Date (as given),
-// Content-Length (not for 1xx, 204 and 304, which have no content), the handler's headers, and "Connection: close" when !keep_alive (or
+// Content-Length (not for 1xx, 204 and 304, which have no content; for a stream,
+// Transfer-Encoding: chunked on HTTP/1.1 instead), the handler's headers, and "Connection: close" when !keep_alive (or
 // "Connection: keep-alive" for an HTTP/1.0 client that asked for it).
 void append_head(std::string& out, const response& r, std::string_view date, bool keep_alive, int version_minor);
 
