@@ -122,11 +122,8 @@ class response_batch {
   std::vector<step> steps_;
 };
 
-// Runs the route's handler; a handler that throws gets the client a 500, not a dead connection.
-task<response> respond(const router& routes, request& req) {
-  response fallback;
-  const handler* h = routes.find(req, fallback);
-  if (!h) co_return fallback;
+// Runs a handler; a handler that throws gets the client a 500, not a dead connection.
+task<response> call_handler(const handler* h, request& req) {
   try {
     co_return co_await (*h)(req);
   } catch (const std::exception& e) {
@@ -135,6 +132,14 @@ task<response> respond(const router& routes, request& req) {
     log(log_level::error, "handler for {} {} failed with a non-standard exception", req.method(), req.path());
   }
   co_return response::text(500, "Internal Server Error\n");
+}
+
+// Runs the route's handler, or yields the router's 404/405.
+task<response> respond(const router& routes, request& req) {
+  response fallback;
+  const handler* h = routes.find(req, fallback);
+  if (!h) co_return fallback;
+  co_return co_await call_handler(h, req);
 }
 
 // Closes like nginx's lingering close: stop sending, then read and drop what the client still
@@ -291,6 +296,108 @@ class stream_writer final : public body_writer {
   std::error_code error_;  // the first write that failed ends every later one
 };
 
+// The body of a request on a stream_body route, read as the handler asks for it: no more than
+// one receive's worth is held at a time. Bytes that arrive past the body's end (a pipelined
+// next request) are kept for the connection.
+class connection_body_reader final : public body_reader {
+ public:
+  connection_body_reader(tcp_stream& stream, connection_deadline& deadline, cancel_scope& scope, const server_options& opt,
+                         const request_head& head, std::string already_received)
+      : stream_(stream), deadline_(deadline), scope_(scope), opt_(opt), framing_(head.framing),
+        remaining_(head.content_length), expect_continue_(head.expect_continue), raw_(std::move(already_received)) {
+    done_ = framing_ == body_framing::none || (framing_ == body_framing::content_length && remaining_ == 0);
+    if (done_) leftover_ = std::move(raw_);
+  }
+
+  task<result<std::string_view>> read() override {
+    if (error_) co_return error_;
+    if (done_) co_return std::string_view{};
+    if (expect_continue_) {
+      // The handler wants the body: only now does the client get the go-ahead.
+      expect_continue_ = false;
+      static constexpr std::string_view go_ahead = "HTTP/1.1 100 Continue\r\n\r\n";
+      if (auto w = co_await in_scope(scope_, stream_.write_all(go_ahead)); !w) co_return fail(w.error());
+    }
+    for (;;) {
+      if (framing_ == body_framing::content_length) {
+        if (!raw_.empty()) {
+          const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, raw_.size()));
+          piece_.assign(raw_, 0, n);
+          raw_.erase(0, n);
+          remaining_ -= n;
+          if (remaining_ == 0) finish();
+          co_return std::string_view(piece_);
+        }
+      } else {
+        piece_.clear();
+        const parse_result d = chunks_.decode(raw_, piece_, opt_.max_body_bytes);
+        raw_.erase(0, d.consumed);
+        if (d.status == parse_status::error)
+          co_return fail(d.error == parse_error::body_too_large ? std::errc::file_too_large : std::errc::bad_message);
+        if (d.status == parse_status::done) finish();
+        if (!piece_.empty() || done_) co_return std::string_view(piece_);
+      }
+      if (auto r = co_await receive_more(); !r) co_return fail(r.error());
+    }
+  }
+
+  // Reads and drops what the handler left of the body; returns false when that failed, or
+  // when the client still waits for "100 Continue" (it will not send the body: RFC 9110
+  // 10.1.1 leaves closing the connection as the way out).
+  task<bool> drain() {
+    if (expect_continue_ && !done_) co_return false;
+    while (!done_ && !error_) (void)co_await read();
+    co_return !error_;
+  }
+  // Raw bytes received after the body's end.
+  std::string take_leftover() { return std::move(leftover_); }
+
+ private:
+  task<result<void>> receive_more() {
+    event_loop& loop = *event_loop::current();
+    const clock::time_point now = loop.now();
+    if (started_ == clock::time_point{}) started_ = now;
+    // Slow POST: once body_timeout has passed, the body must keep a minimum average rate.
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - started_).count();
+    if (now - started_ > opt_.body_timeout && received_ * 1000 / static_cast<std::size_t>(ms + 1) < opt_.min_body_bytes_per_second)
+      co_return std::errc::timed_out;
+    deadline_.arm(now + opt_.body_timeout);
+    auto got = co_await in_scope(scope_, stream_.receive());
+    deadline_.disarm();
+    if (!got) co_return got.error();
+    if (got->empty()) co_return std::errc::connection_aborted;  // the client left mid-body
+    received_ += got->size();
+    raw_.append(got->view());
+    co_return result<void>{};
+  }
+  void finish() {
+    done_ = true;
+    leftover_ = std::move(raw_);
+    raw_.clear();
+  }
+  std::error_code fail(std::error_code e) {
+    error_ = e;
+    return e;
+  }
+  std::error_code fail(std::errc e) { return fail(std::make_error_code(e)); }
+
+  tcp_stream& stream_;
+  connection_deadline& deadline_;
+  cancel_scope& scope_;
+  const server_options& opt_;
+  body_framing framing_;
+  std::uint64_t remaining_;  // content-length bytes still to come
+  bool expect_continue_;
+  bool done_ = false;
+  std::error_code error_;
+  std::string raw_;        // received, not yet handed out
+  std::string piece_;      // what the last read() returned
+  std::string leftover_;   // received past the body's end
+  chunked_decoder chunks_;
+  clock::time_point started_{};
+  std::size_t received_ = 0;
+};
+
 // A last word before closing on a timeout: one nonblocking try, outside the cancelled scope.
 task<void> send_final(tcp_stream& stream, int status, std::string_view why) {
   response r = response::text(status, std::string(why) + "\n");
@@ -399,6 +506,37 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
         batch.add(response::text(417, "only 100-continue is expected\n"), false, head.version_minor, false);
         close_after = refused = true;
         break;
+      }
+
+      if (head.framing != body_framing::none) {
+        // A route that streams its body runs now, reading the body as it arrives.
+        request probe(head, {});
+        response fallback;
+        route_options ro;
+        const handler* h = state.routes->find(probe, fallback, &ro);
+        if (h && ro.stream_body) {
+          if (head.framing == body_framing::content_length && head.content_length > opt.max_body_bytes) {
+            batch.add(response::text(413, "request body too large\n"), false, head.version_minor, false);
+            close_after = refused = true;
+            break;
+          }
+          connection_body_reader reader(stream, deadline, entry.scope, opt, head, std::string(avail.substr(r.consumed)));
+          probe.set_body_stream(&reader);
+          response resp = co_await call_handler(h, probe);
+          const bool body_ok = co_await reader.drain();
+          ++served;
+          ++state.requests;
+          const bool keep_alive = body_ok && head.keep_alive && !resp.closes_connection() && !state.draining &&
+                                  (opt.max_requests_per_connection == 0 || served < opt.max_requests_per_connection);
+          batch.add(std::move(resp), keep_alive, head.version_minor, head.method == "HEAD");
+          // The reader took all the input after the head; what followed the body is the input now.
+          pending = reader.take_leftover();
+          chunk.release();
+          data = pending;
+          start = 0;
+          close_after = !keep_alive;
+          continue;
+        }
       }
 
       std::string_view body;

@@ -1,5 +1,7 @@
 #include "c10k/http/request.hpp"
 
+#include <stdexcept>
+
 namespace c10k::http {
 
 request::request(const request_head& head, std::string_view body) noexcept : head_(&head), body_(body) {
@@ -14,6 +16,11 @@ request::request(const request_head& head, std::string_view body) noexcept : hea
     t = t.substr(0, q);
   }
   path_ = t;
+}
+
+body_reader& request::body_stream() const {
+  if (!body_stream_) throw std::logic_error("body_stream(): this route does not stream its body (route_options::stream_body)");
+  return *body_stream_;
 }
 
 std::string_view request::param(std::string_view name) const noexcept {

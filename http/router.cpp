@@ -21,8 +21,8 @@ bool is_rest_param(std::string_view s) { return is_param(s) && s.size() > 5 && s
 
 }  // namespace
 
-router& router::add(std::string_view method, std::string_view pattern, handler h) {
-  route r{std::string(method), {}, std::move(h)};
+router& router::add(std::string_view method, std::string_view pattern, handler h, route_options options) {
+  route r{std::string(method), {}, std::move(h), options};
   each_segment(pattern, [&](std::string_view seg) {
     r.segments.emplace_back(seg);
     return true;
@@ -55,7 +55,7 @@ bool router::match(const route& r, std::string_view path, request* req) {
   return ok && i == r.segments.size();
 }
 
-const handler* router::find(request& req, response& fallback) const {
+const handler* router::find(request& req, response& fallback, route_options* options) const {
   const std::string_view method = req.method();
   const route* get_route = nullptr;
   std::string allow;
@@ -65,6 +65,7 @@ const handler* router::find(request& req, response& fallback) const {
       if (r.method == method) {
         req.clear_params();
         match(r, req.path(), &req);
+        if (options) *options = r.options;
         return &r.h;
       }
       get_route = &r;
@@ -78,6 +79,7 @@ const handler* router::find(request& req, response& fallback) const {
   if (get_route) {
     req.clear_params();
     match(*get_route, req.path(), &req);
+    if (options) *options = get_route->options;
     return &get_route->h;
   }
   if (allow.empty()) {

@@ -10,7 +10,23 @@
 
 #include "c10k/http/parser.hpp"
 
+#include "c10k/result.hpp"
+#include "c10k/task.hpp"
+
 namespace c10k::http {
+
+// A request body read piece by piece, for routes registered with stream_body.
+class body_reader {
+ public:
+  // The next piece of the body (a view valid until the next call), empty at its end; or the
+  // error: timed_out for a client too slow (body_timeout, minimum rate), bad_message for
+  // broken chunked framing, file_too_large past max_body_bytes. The first call sends
+  // "100 Continue" when the client asked for it.
+  virtual task<result<std::string_view>> read() = 0;
+
+ protected:
+  ~body_reader() = default;
+};
 
 class request {
  public:
@@ -27,8 +43,13 @@ class request {
   // The first header called `name` (case-insensitive), or nullopt.
   std::optional<std::string_view> header(std::string_view name) const noexcept { return head_->header(name); }
   const std::vector<header_field>& headers() const noexcept { return head_->headers; }
-  // The whole body (decoded if it came chunked); empty when there is none.
+  // The whole body (decoded if it came chunked); empty when there is none, and on routes
+  // that stream the body (see body_stream()).
   std::string_view body() const noexcept { return body_; }
+  // The body as a stream, on routes registered with route_options{.stream_body = true};
+  // throws std::logic_error on other routes (their body is already whole in body()).
+  body_reader& body_stream() const;
+  void set_body_stream(body_reader* r) noexcept { body_stream_ = r; }
   // Whether the client wants the connection kept open after this request.
   bool keep_alive() const noexcept { return head_->keep_alive; }
 
@@ -43,6 +64,7 @@ class request {
   std::string_view body_;
   std::string_view path_;
   std::string_view query_;
+  body_reader* body_stream_ = nullptr;
   std::vector<std::pair<std::string_view, std::string_view>> params_;
 };
 

@@ -18,20 +18,27 @@ namespace c10k::http {
 
 using handler = std::function<task<response>(request&)>;
 
+struct route_options {
+  // Run the handler as soon as the head has arrived and let it read the body as a stream
+  // (request::body_stream()), instead of collecting the whole body first.
+  bool stream_body = false;
+};
+
 class router {
  public:
   // Adds a route; segments written "{name}" match any one non-empty segment and become
   // request::param(name); a last segment "{name...}" matches the rest of the path, slashes
   // included (possibly empty). Returns *this for chaining.
-  router& add(std::string_view method, std::string_view pattern, handler h);
-  router& get(std::string_view pattern, handler h) { return add("GET", pattern, std::move(h)); }
-  router& post(std::string_view pattern, handler h) { return add("POST", pattern, std::move(h)); }
-  router& put(std::string_view pattern, handler h) { return add("PUT", pattern, std::move(h)); }
-  router& del(std::string_view pattern, handler h) { return add("DELETE", pattern, std::move(h)); }
+  router& add(std::string_view method, std::string_view pattern, handler h, route_options options = {});
+  router& get(std::string_view pattern, handler h, route_options o = {}) { return add("GET", pattern, std::move(h), o); }
+  router& post(std::string_view pattern, handler h, route_options o = {}) { return add("POST", pattern, std::move(h), o); }
+  router& put(std::string_view pattern, handler h, route_options o = {}) { return add("PUT", pattern, std::move(h), o); }
+  router& del(std::string_view pattern, handler h, route_options o = {}) { return add("DELETE", pattern, std::move(h), o); }
 
   // Finds the route for req, recording its path parameters in req. Returns the handler, or
   // nullptr and sets `fallback` to the 404 or 405 response to send.
-  const handler* find(request& req, response& fallback) const;
+  // When `options` is given, it receives the route's options.
+  const handler* find(request& req, response& fallback, route_options* options = nullptr) const;
   // Runs the handler for req, or yields its 404/405 response. Exceptions from the handler
   // propagate (the server turns them into 500).
   task<response> dispatch(request& req) const;
@@ -41,6 +48,7 @@ class router {
     std::string method;
     std::vector<std::string> segments;  // "{name}" for parameters
     handler h;
+    route_options options;
   };
   static bool match(const route& r, std::string_view path, request* req);
   std::vector<route> routes_;
