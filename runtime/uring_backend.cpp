@@ -22,6 +22,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <fcntl.h>
+#include <tuple>
 #include <unordered_map>
 
 namespace c10k {
@@ -38,6 +40,10 @@ enum class req_kind : std::uint8_t {
               // buffer ring): retry it when the poll completes
   accept,     // a listener's multishot accept
   wake,       // the eventfd read that post() and stop() complete
+  file_read,  // read+send file path: the read into scratch; the send follows
+  file_send,  // read+send file path: the send from scratch
+  splice_in,  // splice file path: file into the pipe; splice_out follows
+  splice_out, // splice file path: pipe into the socket, until the pipe is empty
   internal,   // cancel requests: nothing to do on completion
   close,      // an asynchronous close: counted until it completes
 };
@@ -49,7 +55,18 @@ struct request {
   operation* op = nullptr;          // nullptr once abandoned
   listener_state* listener = nullptr;
   int fd = -1;
+  // File paths other than sendfile: a scratch buffer (read+send), or a pipe (splice) with
+  // the bytes in it and the bytes sent so far.
+  std::unique_ptr<char[]> scratch;
+  int pipe_r = -1, pipe_w = -1;
+  std::size_t in_pipe = 0, sent = 0;
 };
+
+// How a file body reaches the socket on io_uring (C10K_IO_URING_FILE_PATH): the sendfile
+// system call with POLLOUT through the ring, a splice pair through a pipe, or a read into a
+// scratch buffer and a send, both through the ring.
+enum class file_path { sendfile, splice, readsend };
+constexpr std::size_t file_step_bytes = 64 * 1024;
 
 struct listener_state {
   int fd = -1;
@@ -79,6 +96,14 @@ class uring_backend final : public backend {
       delete l;
     }
     io_uring_queue_exit(&ring_);
+    for (auto [r, w] : pipes_) {
+      ::close(r);
+      ::close(w);
+    }
+    for (request* r : all_requests_) {
+      if (r->pipe_r >= 0) ::close(r->pipe_r);
+      if (r->pipe_w >= 0) ::close(r->pipe_w);
+    }
     if (buffers_) ::munmap(buffers_, std::size_t(ring_buffers_) * receive_buffer_bytes);
     if (buf_ring_) ::munmap(buf_ring_, buf_ring_bytes());
     ::close(wakefd_);
@@ -109,6 +134,10 @@ class uring_backend final : public backend {
     }
     arm_wake();
     setup_buffer_ring();
+    if (const char* fp = std::getenv("C10K_IO_URING_FILE_PATH")) {
+      const std::string_view v(fp);
+      file_path_ = v == "splice" ? file_path::splice : v == "readsend" ? file_path::readsend : file_path::sendfile;
+    }
     initialised_ = true;
     return {};
   }
@@ -153,6 +182,11 @@ class uring_backend final : public backend {
   bool start(operation& op) override {
     ++counters_.operations;
     if (op.kind == op_kind::accept) return start_accept(op);
+    if (op.kind == op_kind::sendfile && file_path_ != file_path::sendfile) {
+      if (!start_file_step(op)) return false;
+      op.in_flight = true;
+      return true;
+    }
     if (op.kind == op_kind::sendfile || (op.kind == op_kind::receive && !buf_ring_)) {
       // No opcode (sendfile), or no buffer ring to receive into: try the system call, and wait
       // for readiness through the ring when it would block.
@@ -288,6 +322,103 @@ class uring_backend final : public backend {
     io_uring_buf_ring_advance(br, static_cast<int>(ring_buffers_));
   }
 
+  // Starts one step (at most file_step_bytes) of a file body on the read+send or splice path;
+  // returns false with op.result set when it cannot start.
+  bool start_file_step(operation& op) {
+    request* r = new_request(req_kind::op, op.fd);
+    r->op = &op;
+    op.backend_data = r;
+    r->sent = 0;
+    const unsigned step = static_cast<unsigned>(std::min(op.len, file_step_bytes));
+    io_uring_sqe* sqe = get_sqe();
+    if (file_path_ == file_path::readsend) {
+      if (!r->scratch) r->scratch = std::make_unique_for_overwrite<char[]>(file_step_bytes);
+      r->kind = req_kind::file_read;
+      io_uring_prep_read(sqe, op.file_fd, r->scratch.get(), step, static_cast<std::uint64_t>(op.offset));
+    } else {
+      if (r->pipe_r < 0) {
+        if (pipes_.empty()) {
+          int p[2];
+          if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
+            op.result = -errno;
+            io_uring_prep_nop(sqe);
+            io_uring_sqe_set_data(sqe, new_request(req_kind::internal, -1));
+            r->op = nullptr;
+            free_request(r);
+            return false;
+          }
+          pipes_.emplace_back(p[0], p[1]);
+        }
+        std::tie(r->pipe_r, r->pipe_w) = pipes_.back();
+        pipes_.pop_back();
+      }
+      r->kind = req_kind::splice_in;
+      io_uring_prep_splice(sqe, op.file_fd, static_cast<std::int64_t>(op.offset), r->pipe_w, -1, step, 0);
+    }
+    track(op.fd, +1);
+    io_uring_sqe_set_data(sqe, r);
+    return true;
+  }
+
+  // Gives a request's pipe back (or closes it when it may still hold bytes).
+  void return_pipe(request& r, bool clean) {
+    if (r.pipe_r < 0) return;
+    if (clean) {
+      pipes_.emplace_back(r.pipe_r, r.pipe_w);
+    } else {
+      ::close(r.pipe_r);
+      ::close(r.pipe_w);
+    }
+    r.pipe_r = r.pipe_w = -1;
+  }
+
+  // The next completion of a read+send or splice step; returns 1 when the operation completed.
+  std::size_t on_file_step(request& r, int res) {
+    operation* op = r.op;
+    auto finish = [&](long long result, bool pipe_empty) -> std::size_t {
+      track(r.fd, -1);
+      return_pipe(r, pipe_empty);
+      free_request(&r);
+      if (!op) return 0;
+      complete(*op, result);
+      return 1;
+    };
+    // Abandoned: stop here; the pipe may hold bytes nobody will send.
+    if (!op) return finish(0, false);
+    switch (r.kind) {
+      case req_kind::file_read: {
+        if (res <= 0) return finish(res, true);
+        r.kind = req_kind::file_send;
+        io_uring_sqe* sqe = get_sqe();
+        io_uring_prep_send(sqe, op->fd, r.scratch.get(), static_cast<std::size_t>(res), MSG_NOSIGNAL);
+        io_uring_sqe_set_data(sqe, &r);
+        return 0;
+      }
+      case req_kind::file_send: return finish(res, true);
+      case req_kind::splice_in: {
+        if (res <= 0) return finish(res, true);
+        r.kind = req_kind::splice_out;
+        r.in_pipe = static_cast<std::size_t>(res);
+        io_uring_sqe* sqe = get_sqe();
+        io_uring_prep_splice(sqe, r.pipe_r, -1, op->fd, -1, static_cast<unsigned>(r.in_pipe), 0);
+        io_uring_sqe_set_data(sqe, &r);
+        return 0;
+      }
+      case req_kind::splice_out: {
+        if (res < 0) return finish(r.sent ? static_cast<long long>(r.sent) : res, false);
+        r.sent += static_cast<std::size_t>(res);
+        r.in_pipe -= static_cast<std::size_t>(res);
+        if (r.in_pipe == 0 || res == 0) return finish(static_cast<long long>(r.sent), r.in_pipe == 0);
+        // The socket took part of it: the rest is still in the pipe, send it before finishing.
+        io_uring_sqe* sqe = get_sqe();
+        io_uring_prep_splice(sqe, r.pipe_r, -1, op->fd, -1, static_cast<unsigned>(r.in_pipe), 0);
+        io_uring_sqe_set_data(sqe, &r);
+        return 0;
+      }
+      default: return finish(res, false);
+    }
+  }
+
   // Removes op from the receives waiting for a buffer; returns whether it was there.
   bool unpark(operation& op) noexcept {
     for (auto it = starved_.begin(); it != starved_.end(); ++it) {
@@ -330,7 +461,13 @@ class uring_backend final : public backend {
       r = free_requests_.back();
       free_requests_.pop_back();
     }
-    *r = request{kind, nullptr, nullptr, fd};
+    // The scratch buffer stays with the record for its next file step; pipes never do (they
+    // go back to pipes_ when a step ends).
+    r->kind = kind;
+    r->op = nullptr;
+    r->listener = nullptr;
+    r->fd = fd;
+    r->in_pipe = r->sent = 0;
     return r;
   }
 
@@ -495,6 +632,10 @@ class uring_backend final : public backend {
         return 1;
       }
       case req_kind::accept: return on_accept(r, res, flags);
+      case req_kind::file_read:
+      case req_kind::file_send:
+      case req_kind::splice_in:
+      case req_kind::splice_out: return on_file_step(r, res);
       case req_kind::wake:
         free_request(&r);
         arm_wake();
@@ -557,6 +698,8 @@ class uring_backend final : public backend {
   char* buffers_ = nullptr;
   unsigned ring_buffers_ = 0;
   std::vector<operation*> starved_;  // receives that met ENOBUFS, waiting for a buffer
+  file_path file_path_ = file_path::sendfile;
+  std::vector<std::pair<int, int>> pipes_;  // idle pipes for the splice path
 };
 
 }  // namespace
