@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "c10k/http/date.hpp"
+#include "c10k/iovec_span.hpp"
 #include "c10k/log.hpp"
 #include "c10k/time.hpp"
 #include "loop_state.hpp"
@@ -221,15 +222,7 @@ task<result<std::size_t>> send_batch(tcp_stream& stream, response_batch& batch, 
       auto n = co_await in_scope(scope, stream.writev(iov));
       if (!n) co_return n.error();
       done += *n;
-      std::size_t left = *n;
-      while (!iov.empty() && left >= iov.front().iov_len) {
-        left -= iov.front().iov_len;
-        iov = iov.subspan(1);
-      }
-      if (!iov.empty() && left > 0) {
-        iov.front().iov_base = static_cast<char*>(iov.front().iov_base) + left;
-        iov.front().iov_len -= left;
-      }
+      iov = advance(iov, *n);
     }
   }
   if (cork) (void)stream.set_cork(false);
@@ -274,15 +267,7 @@ class stream_writer final : public body_writer {
         error_ = n.error();
         break;
       }
-      std::size_t left = *n;
-      while (!iov.empty() && left >= iov.front().iov_len) {
-        left -= iov.front().iov_len;
-        iov = iov.subspan(1);
-      }
-      if (!iov.empty() && left > 0) {
-        iov.front().iov_base = static_cast<char*>(iov.front().iov_base) + left;
-        iov.front().iov_len -= left;
-      }
+      iov = advance(iov, *n);
     }
     deadline_.disarm();
     co_return error_;

@@ -9,6 +9,8 @@
 // call before it waits.
 #include "epoll_backend.hpp"
 
+#include "readiness_backend.hpp"
+
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -22,10 +24,10 @@ namespace {
 constexpr std::uint32_t readable_events = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 constexpr std::uint32_t writable_events = EPOLLOUT | EPOLLHUP | EPOLLERR;
 
-class epoll_backend final : public backend {
+class epoll_backend final : public readiness_backend {
  public:
   epoll_backend(epoll_mode mode, ready_queue& ready, int epfd, int wakefd)
-      : backend(ready), mode_(mode), epfd_(epfd), wakefd_(wakefd) {}
+      : readiness_backend(ready), mode_(mode), epfd_(epfd), wakefd_(wakefd) {}
 
   ~epoll_backend() override {
     ::close(wakefd_);
@@ -36,64 +38,18 @@ class epoll_backend final : public backend {
 
   result<void> attach(int fd) override {
     if (fd < 0) return std::errc::bad_file_descriptor;
-    if (static_cast<std::size_t>(fd) >= slots_.size()) slots_.resize(static_cast<std::size_t>(fd) * 2 + 64);
-    slots_[fd] = {};
+    reset(fd);
+    if (static_cast<std::size_t>(fd) >= armed_.size()) armed_.resize(static_cast<std::size_t>(fd) * 2 + 64);
+    armed_[fd] = 0;
     if (mode_ == epoll_mode::edge) {
       epoll_event ev{};
       ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
       ev.data.fd = fd;
       ++counters_.syscalls;
       if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) return errno_code(errno);
-      slots_[fd].armed = ev.events;
+      armed_[fd] = ev.events;
     }
     return {};
-  }
-
-  void detach(int fd) noexcept override {
-    if (fd < 0 || static_cast<std::size_t>(fd) >= slots_.size()) return;
-    slot& s = slots_[fd];
-    if (s.reader) complete(*std::exchange(s.reader, nullptr), -ECANCELED);
-    if (s.writer) complete(*std::exchange(s.writer, nullptr), -ECANCELED);
-    // close() removes the fd from the epoll set; no epoll_ctl needed.
-    s = {};
-  }
-
-  bool start(operation& op) override {
-    ++counters_.operations;
-    long long r = try_op(op);
-    if (r != -EAGAIN) {
-      op.result = r;
-      return false;
-    }
-    slot& s = slots_[op.fd];
-    operation*& waiting = waits_readable(op.kind) ? s.reader : s.writer;
-    if (waiting) {  // a second reader or writer on one fd is a caller bug; refuse it
-      op.result = -EBUSY;
-      return false;
-    }
-    if (mode_ == epoll_mode::level) {
-      if (auto err = arm(op.fd, s, waits_readable(op.kind) ? readable_events : writable_events)) {
-        op.result = -err;
-        return false;
-      }
-    }
-    waiting = &op;
-    op.in_flight = true;
-    return true;
-  }
-
-  void cancel(operation& op) noexcept override {
-    if (operation** w = find(op)) {
-      *w = nullptr;
-      complete(op, -ECANCELED);
-    }
-  }
-
-  void abandon(operation& op) noexcept override {
-    if (operation** w = find(op)) {
-      *w = nullptr;
-      op.in_flight = false;
-    }
   }
 
   std::size_t poll(std::chrono::nanoseconds timeout) override {
@@ -116,9 +72,10 @@ class epoll_backend final : public backend {
         (void)::eventfd_read(wakefd_, &v);
         continue;
       }
-      slot& s = slots_[fd];
-      if (ev & readable_events) completed += on_ready(fd, s, s.reader, readable_events);
-      if (ev & writable_events) completed += on_ready(fd, s, s.writer, writable_events);
+      waiters* w = waiters_of(fd);
+      if (!w) continue;
+      if (ev & readable_events) completed += on_ready(fd, w->reader, readable_events);
+      if (ev & writable_events) completed += on_ready(fd, w->writer, writable_events);
     }
     return completed;
   }
@@ -135,67 +92,61 @@ class epoll_backend final : public backend {
   }
 
  private:
-  struct slot {
-    operation* reader = nullptr;
-    operation* writer = nullptr;
-    std::uint32_t armed = 0;  // the events epoll watches for this fd; 0 when not in the set
-  };
+  // Level-triggered: widen the interest the first time a direction meets EAGAIN. Edge-triggered
+  // registered both directions at attach.
+  int on_wait(int fd, bool readable, waiters&) noexcept override {
+    if (mode_ == epoll_mode::edge) return 0;
+    return arm(fd, readable ? readable_events : writable_events);
+  }
+
+  // close() removes the fd from the epoll set; no epoll_ctl needed.
+  void forget(int fd) noexcept override { armed_[fd] = 0; }
 
   // Retries the operation waiting in this direction; returns 1 if it completed.
-  std::size_t on_ready(int fd, slot& s, operation*& waiting, std::uint32_t direction) {
+  std::size_t on_ready(int fd, operation*& waiting, std::uint32_t direction) {
     if (!waiting) {
       // Level-triggered epoll would report this again and again: stop watching it.
-      if (mode_ == epoll_mode::level) disarm(fd, s, direction);
+      if (mode_ == epoll_mode::level) disarm(fd, direction);
       return 0;
     }
-    long long r = try_op(*waiting);
-    if (r == -EAGAIN) return 0;  // spurious: keep waiting
-    complete(*std::exchange(waiting, nullptr), r);
-    return 1;
+    return retry(waiting);
   }
 
   // Widens the interest of fd by `events`; returns 0 or the errno of epoll_ctl.
-  int arm(int fd, slot& s, std::uint32_t events) noexcept {
-    const std::uint32_t want = s.armed | (events & (EPOLLIN | EPOLLOUT | EPOLLRDHUP));
-    if (want == s.armed) return 0;
+  int arm(int fd, std::uint32_t events) noexcept {
+    std::uint32_t& armed = armed_[fd];
+    const std::uint32_t want = armed | (events & (EPOLLIN | EPOLLOUT | EPOLLRDHUP));
+    if (want == armed) return 0;
     epoll_event ev{};
     ev.events = want;
     ev.data.fd = fd;
     ++counters_.syscalls;
-    if (::epoll_ctl(epfd_, s.armed ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0) return errno;
-    s.armed = want;
+    if (::epoll_ctl(epfd_, armed ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0) return errno;
+    armed = want;
     return 0;
   }
 
-  void disarm(int fd, slot& s, std::uint32_t direction) noexcept {
-    const std::uint32_t want = s.armed & ~(direction & (EPOLLIN | EPOLLOUT | EPOLLRDHUP));
-    if (want == s.armed) return;
+  void disarm(int fd, std::uint32_t direction) noexcept {
+    std::uint32_t& armed = armed_[fd];
+    const std::uint32_t want = armed & ~(direction & (EPOLLIN | EPOLLOUT | EPOLLRDHUP));
+    if (want == armed) return;
     epoll_event ev{};
     ev.events = want;
     ev.data.fd = fd;
     ++counters_.syscalls;
     // An empty interest set still reports EPOLLHUP/EPOLLERR; remove the fd instead.
-    if (want == 0 || want == EPOLLRDHUP) {
+    if (want == 0) {
       (void)::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, &ev);
-      s.armed = 0;
     } else {
       (void)::epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev);
-      s.armed = want;
     }
-  }
-
-  operation** find(operation& op) noexcept {
-    if (!op.in_flight || op.fd < 0 || static_cast<std::size_t>(op.fd) >= slots_.size()) return nullptr;
-    slot& s = slots_[op.fd];
-    if (s.reader == &op) return &s.reader;
-    if (s.writer == &op) return &s.writer;
-    return nullptr;
+    armed = want;
   }
 
   epoll_mode mode_;
   int epfd_;
   int wakefd_;
-  std::vector<slot> slots_;
+  std::vector<std::uint32_t> armed_;  // per fd: the events epoll watches; 0 when not in the set
   std::array<epoll_event, 512> events_{};
 };
 

@@ -11,6 +11,8 @@
 // Entry 0 is always the wake-up eventfd.
 #include "poll_backend.hpp"
 
+#include "readiness_backend.hpp"
+
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -28,9 +30,9 @@ constexpr short failure_events = POLLHUP | POLLERR | POLLNVAL;
 constexpr short readable_events = POLLIN | failure_events;
 constexpr short writable_events = POLLOUT | failure_events;
 
-class poll_backend final : public backend {
+class poll_backend final : public readiness_backend {
  public:
-  poll_backend(ready_queue& ready, int wakefd) : backend(ready), wakefd_(wakefd) {
+  poll_backend(ready_queue& ready, int wakefd) : readiness_backend(ready), wakefd_(wakefd) {
     fds_.push_back(pollfd{wakefd_, POLLIN, 0});
   }
 
@@ -40,55 +42,11 @@ class poll_backend final : public backend {
 
   result<void> attach(int fd) override {
     if (fd < 0) return std::errc::bad_file_descriptor;
-    if (static_cast<std::size_t>(fd) >= slots_.size()) slots_.resize(static_cast<std::size_t>(fd) * 2 + 64);
+    reset(fd);
+    if (static_cast<std::size_t>(fd) >= index_.size()) index_.resize(static_cast<std::size_t>(fd) * 2 + 64, -1);
     // A stale entry would make poll watch a new file under an old interest.
-    if (slots_[fd].index >= 0) remove_entry(slots_[fd]);
-    slots_[fd] = {};
+    if (index_[fd] >= 0) remove_entry(fd);
     return {};
-  }
-
-  void detach(int fd) noexcept override {
-    if (fd < 0 || static_cast<std::size_t>(fd) >= slots_.size()) return;
-    slot& s = slots_[fd];
-    if (s.reader) complete(*std::exchange(s.reader, nullptr), -ECANCELED);
-    if (s.writer) complete(*std::exchange(s.writer, nullptr), -ECANCELED);
-    if (s.index >= 0) remove_entry(s);
-    s = {};
-  }
-
-  bool start(operation& op) override {
-    ++counters_.operations;
-    long long r = try_op(op);
-    if (r != -EAGAIN) {
-      op.result = r;
-      return false;
-    }
-    slot& s = slots_[op.fd];
-    operation*& waiting = waits_readable(op.kind) ? s.reader : s.writer;
-    if (waiting) {  // a second reader or writer on one fd is a caller bug; refuse it
-      op.result = -EBUSY;
-      return false;
-    }
-    waiting = &op;
-    op.in_flight = true;
-    update_entry(op.fd, s);
-    return true;
-  }
-
-  void cancel(operation& op) noexcept override {
-    if (operation** w = find(op)) {
-      *w = nullptr;
-      update_entry(op.fd, slots_[op.fd]);
-      complete(op, -ECANCELED);
-    }
-  }
-
-  void abandon(operation& op) noexcept override {
-    if (operation** w = find(op)) {
-      *w = nullptr;
-      update_entry(op.fd, slots_[op.fd]);
-      op.in_flight = false;
-    }
   }
 
   std::size_t poll(std::chrono::nanoseconds timeout) override {
@@ -117,10 +75,10 @@ class poll_backend final : public backend {
         (void)::eventfd_read(wakefd_, &v);
         continue;
       }
-      slot& s = slots_[p.fd];
-      if (p.revents & readable_events) completed += on_ready(s.reader);
-      if (p.revents & writable_events) completed += on_ready(s.writer);
-      update_entry(p.fd, s);
+      waiters& w = *waiters_of(p.fd);
+      if (p.revents & readable_events) completed += retry(w.reader);
+      if (p.revents & writable_events) completed += retry(w.writer);
+      update_entry(p.fd, w.reader, w.writer);
     }
     return completed;
   }
@@ -128,58 +86,45 @@ class poll_backend final : public backend {
   void wake() noexcept override { (void)::eventfd_write(wakefd_, 1); }
 
  private:
-  struct slot {
-    operation* reader = nullptr;
-    operation* writer = nullptr;
-    int index = -1;  // position in fds_, or -1 when fd is not in the array
-  };
-
-  // Retries the operation waiting in this direction; returns 1 if it completed.
-  std::size_t on_ready(operation*& waiting) {
-    if (!waiting) return 0;
-    long long r = try_op(*waiting);
-    if (r == -EAGAIN) return 0;  // spurious: keep waiting
-    complete(*std::exchange(waiting, nullptr), r);
-    return 1;
+  int on_wait(int fd, bool readable, waiters& w) noexcept override {
+    update_entry(fd, readable || w.reader, !readable || w.writer);
+    return 0;
+  }
+  void on_unwait(int fd, waiters& w) noexcept override { update_entry(fd, w.reader, w.writer); }
+  void forget(int fd) noexcept override {
+    if (index_[fd] >= 0) remove_entry(fd);
   }
 
   // Makes fd's entry ask for exactly the directions somebody waits on: adds it, narrows or
   // widens it, or removes it when nobody waits (poll would report its hang-ups forever).
-  void update_entry(int fd, slot& s) noexcept {
-    const short want = static_cast<short>((s.reader ? POLLIN : 0) | (s.writer ? POLLOUT : 0));
+  void update_entry(int fd, bool in, bool out) noexcept {
+    const short want = static_cast<short>((in ? POLLIN : 0) | (out ? POLLOUT : 0));
+    int& index = index_[fd];
     if (want == 0) {
-      if (s.index >= 0) remove_entry(s);
+      if (index >= 0) remove_entry(fd);
       return;
     }
-    if (s.index < 0) {
-      s.index = static_cast<int>(fds_.size());
+    if (index < 0) {
+      index = static_cast<int>(fds_.size());
       fds_.push_back(pollfd{fd, want, 0});
     } else {
-      fds_[s.index].events = want;
+      fds_[index].events = want;
     }
   }
 
-  // Takes s's entry out of the array by moving the last entry into its place.
-  void remove_entry(slot& s) noexcept {
-    const std::size_t hole = static_cast<std::size_t>(s.index);
+  // Takes fd's entry out of the array by moving the last entry into its place.
+  void remove_entry(int fd) noexcept {
+    const std::size_t hole = static_cast<std::size_t>(index_[fd]);
     if (hole != fds_.size() - 1) {
       fds_[hole] = fds_.back();
-      slots_[fds_[hole].fd].index = static_cast<int>(hole);
+      index_[fds_[hole].fd] = static_cast<int>(hole);
     }
     fds_.pop_back();
-    s.index = -1;
-  }
-
-  operation** find(operation& op) noexcept {
-    if (!op.in_flight || op.fd < 0 || static_cast<std::size_t>(op.fd) >= slots_.size()) return nullptr;
-    slot& s = slots_[op.fd];
-    if (s.reader == &op) return &s.reader;
-    if (s.writer == &op) return &s.writer;
-    return nullptr;
+    index_[fd] = -1;
   }
 
   int wakefd_;
-  std::vector<slot> slots_;
+  std::vector<int> index_;   // per fd: its position in fds_, or -1
   std::vector<pollfd> fds_;  // fds_[0] is wakefd_; the rest are the fds somebody waits on
 };
 

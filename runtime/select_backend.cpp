@@ -10,6 +10,8 @@
 // and FD_SET on a larger fd writes past it, so attach() refuses such fds outright.
 #include "select_backend.hpp"
 
+#include "readiness_backend.hpp"
+
 #include <sys/eventfd.h>
 #include <sys/select.h>
 #include <unistd.h>
@@ -24,9 +26,9 @@
 namespace c10k {
 namespace {
 
-class select_backend final : public backend {
+class select_backend final : public readiness_backend {
  public:
-  select_backend(ready_queue& ready, int wakefd) : backend(ready), wakefd_(wakefd), max_fd_(wakefd) {
+  select_backend(ready_queue& ready, int wakefd) : readiness_backend(ready), wakefd_(wakefd), max_fd_(wakefd) {
     FD_ZERO(&read_set_);
     FD_ZERO(&write_set_);
     FD_SET(wakefd_, &read_set_);
@@ -45,57 +47,8 @@ class select_backend final : public backend {
     }
     // A stale bit would make select watch a new file under an old interest.
     clear(fd, true, true);
-    slots_[fd] = {};
+    reset(fd);
     return {};
-  }
-
-  void detach(int fd) noexcept override {
-    if (fd < 0 || fd >= FD_SETSIZE) return;  // never attached: no fd_set may see it
-    slot& s = slots_[fd];
-    if (s.reader) complete(*std::exchange(s.reader, nullptr), -ECANCELED);
-    if (s.writer) complete(*std::exchange(s.writer, nullptr), -ECANCELED);
-    clear(fd, true, true);
-  }
-
-  bool start(operation& op) override {
-    ++counters_.operations;
-    long long r = try_op(op);
-    if (r != -EAGAIN) {
-      op.result = r;
-      return false;
-    }
-    if (op.fd < 0 || op.fd >= FD_SETSIZE) {  // not attached (attach refused it): cannot wait
-      op.result = -EBADF;
-      return false;
-    }
-    slot& s = slots_[op.fd];
-    const bool reading = waits_readable(op.kind);
-    operation*& waiting = reading ? s.reader : s.writer;
-    if (waiting) {  // a second reader or writer on one fd is a caller bug; refuse it
-      op.result = -EBUSY;
-      return false;
-    }
-    waiting = &op;
-    op.in_flight = true;
-    FD_SET(op.fd, reading ? &read_set_ : &write_set_);
-    max_fd_ = std::max(max_fd_, op.fd);
-    return true;
-  }
-
-  void cancel(operation& op) noexcept override {
-    if (operation** w = find(op)) {
-      *w = nullptr;
-      narrow(op.fd);
-      complete(op, -ECANCELED);
-    }
-  }
-
-  void abandon(operation& op) noexcept override {
-    if (operation** w = find(op)) {
-      *w = nullptr;
-      narrow(op.fd);
-      op.in_flight = false;
-    }
   }
 
   std::size_t poll(std::chrono::nanoseconds timeout) override {
@@ -132,10 +85,10 @@ class select_backend final : public backend {
         (void)::eventfd_read(wakefd_, &v);
         continue;
       }
-      slot& s = slots_[fd];
-      if (r) completed += on_ready(s.reader);
-      if (w) completed += on_ready(s.writer);
-      narrow(fd);
+      waiters& ws = *waiters_of(fd);
+      if (r) completed += retry(ws.reader);
+      if (w) completed += retry(ws.writer);
+      narrow(fd, ws);
     }
     return completed;
   }
@@ -143,25 +96,19 @@ class select_backend final : public backend {
   void wake() noexcept override { (void)::eventfd_write(wakefd_, 1); }
 
  private:
-  struct slot {
-    operation* reader = nullptr;
-    operation* writer = nullptr;
-  };
-
-  // Retries the operation waiting in this direction; returns 1 if it completed.
-  std::size_t on_ready(operation*& waiting) {
-    if (!waiting) return 0;
-    long long r = try_op(*waiting);
-    if (r == -EAGAIN) return 0;  // spurious: keep waiting
-    complete(*std::exchange(waiting, nullptr), r);
-    return 1;
+  int on_wait(int fd, bool readable, waiters&) noexcept override {
+    if (fd >= FD_SETSIZE) return EBADF;  // attach() refused it: no fd_set may see it
+    FD_SET(fd, readable ? &read_set_ : &write_set_);
+    max_fd_ = std::max(max_fd_, fd);
+    return 0;
+  }
+  void on_unwait(int fd, waiters& w) noexcept override { narrow(fd, w); }
+  void forget(int fd) noexcept override {
+    if (fd < FD_SETSIZE) clear(fd, true, true);
   }
 
   // Clears fd's bits for the directions nobody waits on any more.
-  void narrow(int fd) noexcept {
-    const slot& s = slots_[fd];
-    clear(fd, !s.reader, !s.writer);
-  }
+  void narrow(int fd, const waiters& w) noexcept { clear(fd, !w.reader, !w.writer); }
 
   // Clears fd's read and/or write bit, lowering max_fd_ when fd was the highest one set.
   void clear(int fd, bool read, bool write) noexcept {
@@ -171,19 +118,10 @@ class select_backend final : public backend {
     while (max_fd_ > 0 && !FD_ISSET(max_fd_, &read_set_) && !FD_ISSET(max_fd_, &write_set_)) --max_fd_;
   }
 
-  operation** find(operation& op) noexcept {
-    if (!op.in_flight || op.fd < 0 || op.fd >= FD_SETSIZE) return nullptr;
-    slot& s = slots_[op.fd];
-    if (s.reader == &op) return &s.reader;
-    if (s.writer == &op) return &s.writer;
-    return nullptr;
-  }
-
   int wakefd_;
-  int max_fd_;                             // the highest fd set in either master, wakefd_ at least
-  fd_set read_set_;                        // fds with a reader waiting, and wakefd_
-  fd_set write_set_;                       // fds with a writer waiting
-  std::array<slot, FD_SETSIZE> slots_{};   // indexed by fd: attach() admits nothing larger
+  int max_fd_;       // the highest fd set in either master, wakefd_ at least
+  fd_set read_set_;  // fds with a reader waiting, and wakefd_
+  fd_set write_set_; // fds with a writer waiting
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "c10k/tcp_stream.hpp"
 
+#include "c10k/iovec_span.hpp"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <unistd.h>
@@ -75,16 +77,7 @@ task<result<std::size_t>> tcp_stream::writev_all(std::span<iovec> iov) {
     auto n = co_await writev(iov);
     if (!n) co_return n.error();
     done += *n;
-    // Drop the vectors written in full, and trim the one written in part.
-    std::size_t left = *n;
-    while (!iov.empty() && left >= iov.front().iov_len) {
-      left -= iov.front().iov_len;
-      iov = iov.subspan(1);
-    }
-    if (!iov.empty() && left > 0) {
-      iov.front().iov_base = static_cast<char*>(iov.front().iov_base) + left;
-      iov.front().iov_len -= left;
-    }
+    iov = advance(iov, *n);
   }
   co_return done;
 }
