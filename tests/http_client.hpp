@@ -9,7 +9,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <poll.h>
+
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <thread>
 #include <cstdint>
@@ -19,6 +23,29 @@
 #include <string>
 
 namespace c10k::testing {
+
+// Connects fd to 127.0.0.1:port, riding out EINTR (io_uring task work in this process can
+// interrupt a blocking connect): waits for the connection to finish and checks its outcome.
+inline bool connect_loopback(int fd, std::uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return true;
+  if (errno != EINTR && errno != EINPROGRESS && errno != EALREADY) return false;
+  pollfd p{fd, POLLOUT, 0};
+  int n;
+  do n = ::poll(&p, 1, 10'000);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0) return false;
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
+    errno = err;
+    return false;
+  }
+  return true;
+}
 
 struct http_reply {
   int status = 0;
@@ -35,16 +62,13 @@ class http_client {
   explicit http_client(std::uint16_t port) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) throw std::runtime_error("socket failed");
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (!connect_loopback(fd_, port)) throw std::runtime_error(std::string("connect failed: ") + std::strerror(errno));
+    // Timeouts only now: with them set, an interrupted connect would fail with EINTR.
     timeval tv{10, 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    int one = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) throw std::runtime_error("connect failed");
   }
   http_client(const http_client&) = delete;
   http_client(http_client&& o) noexcept : fd_(o.fd_), buf_(std::move(o.buf_)) { o.fd_ = -1; }

@@ -252,12 +252,8 @@ TEST_P(http_limits_test, a_full_fd_table_pauses_accepting_without_spinning_and_i
   full.rlim_cur = static_cast<rlim_t>(lowest_free);  // every fd below the limit is in use
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &full), 0);
 
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(srv->port());
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   for (int fd : clients) {
-    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);  // the backlog takes it
+    ASSERT_TRUE(c10k::testing::connect_loopback(fd, srv->port()));  // the backlog takes it
     const std::string req = get("/plain");
     ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
   }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "backend_param.hpp"
+#include "http_client.hpp"
 #include "c10k/log.hpp"
 #include "c10k/tcp_listener.hpp"
 #include "c10k/tcp_stream.hpp"
@@ -179,21 +180,21 @@ task<std::string> serve_one_head(tcp_listener& l, int& reads) {
 std::string trickle_client(std::uint16_t port, const std::string& request) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return "socket failed";
-  timeval tv{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // one segment per byte
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   std::string out;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) {
+  if (!c10k::testing::connect_loopback(fd, port)) {
     out = "connect failed";
   } else {
+    // Timeouts only after connecting: with them set, an interrupted connect fails with EINTR.
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     for (char c : request) {
-      if (::send(fd, &c, 1, MSG_NOSIGNAL) != 1) {
+      ssize_t n;
+      do n = ::send(fd, &c, 1, MSG_NOSIGNAL);
+      while (n < 0 && errno == EINTR);
+      if (n != 1) {
         out = "send failed";
         break;
       }
@@ -204,6 +205,7 @@ std::string trickle_client(std::uint16_t port, const std::string& request) {
     // close asynchronously.
     while (out != "send failed" && out.find("ok") == std::string::npos) {
       ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n < 0 && errno == EINTR) continue;  // io_uring task work can interrupt a timed recv
       if (n < 0) out += "(recv failed: " + std::string(std::strerror(errno)) + ")";
       if (n <= 0) break;
       out.append(buf, static_cast<std::size_t>(n));
