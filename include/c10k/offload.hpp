@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "c10k/cancel.hpp"
 #include "c10k/event_loop.hpp"
 
 namespace c10k {
@@ -18,24 +19,26 @@ namespace c10k {
 void run_on_helper_pool(std::function<void()> job);
 
 template <typename F>
-class [[nodiscard]] offload_awaiter {
+class [[nodiscard]] offload_awaiter : public waiter_awaitable<offload_awaiter<F>> {
  public:
   using value_type = std::invoke_result_t<F&>;
 
   explicit offload_awaiter(F fn) : fn_(std::move(fn)) {}
 
-  bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) {
+  // Hands fn to the pool; returns true: w (a coroutine's or a fiber's waiter) is resumed on
+  // the caller's loop once fn returned. The scope is ignored: fn cannot be stopped midway.
+  bool suspend_with(waiter w, cancel_scope*) {
     event_loop* loop = event_loop::current();
-    run_on_helper_pool([this, loop, h] {
+    run_on_helper_pool([this, loop, w] {
       try {
         if constexpr (std::is_void_v<value_type>) fn_();
         else value_.emplace(fn_());
       } catch (...) {
         error_ = std::current_exception();
       }
-      loop->post([h] { h.resume(); });
+      loop->post([w] { w.resume(); });
     });
+    return true;
   }
   // The call's value; rethrows what it threw.
   value_type await_resume() {
@@ -49,7 +52,8 @@ class [[nodiscard]] offload_awaiter {
   std::exception_ptr error_;
 };
 
-// co_await offload(fn): fn() on a helper thread; yields its value or rethrows its exception.
+// co_await offload(fn) (fiber::await(offload(fn)) on a fiber): fn() on a helper thread; yields
+// its value or rethrows its exception.
 // The caller's loop keeps serving meanwhile. Not cancellable: fn runs to its end.
 template <typename F>
 offload_awaiter<std::decay_t<F>> offload(F&& fn) {
