@@ -6,12 +6,14 @@
 #
 #   bench/plain.sh [BUILD_DIR] [ROUNDS] [SECONDS] [CONNECTIONS]
 #   BACKENDS="io_uring epoll" NGINX=0 bench/plain.sh build 3 10 64
+#   MODES="coroutine fiber" BACKENDS=io_uring NGINX=0 bench/plain.sh   (handlers on fibers too)
 #
 # Needs wrk and nginx (apt-get install wrk nginx-light). Prints a line per run, then medians
 # with min and max.
 set -euo pipefail
 build=${1:-build}; rounds=${2:-3}; secs=${3:-10}; conns=${4:-64}
 backends=${BACKENDS:-io_uring epoll epoll-et poll select}
+modes=${MODES:-coroutine}  # MODES="coroutine fiber" adds each backend in fiber mode
 with_nginx=${NGINX:-1}
 base_port=18100; nginx_port=18099
 work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
@@ -32,11 +34,17 @@ stat_field() { sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" <<< "$1"; }
 
 declare -A pids ports
 i=0
+servers=""
 for b in $backends; do
-  port=$((base_port + i)); i=$((i + 1))
-  taskset -c 0 "$build/examples/c10k-server" --port "$port" --threads 1 --backend "$b" > "$work/$b.log" 2>&1 &
-  pids[$b]=$!; ports[$b]=$port
+  for m in $modes; do
+    name=$b; [ "$m" = coroutine ] || name="$b+$m"
+    port=$((base_port + i)); i=$((i + 1))
+    taskset -c 0 "$build/examples/c10k-server" --port "$port" --threads 1 --backend "$b" --mode "$m" > "$work/$name.log" 2>&1 &
+    pids[$name]=$!; ports[$name]=$port
+    servers="$servers $name"
+  done
 done
+backends=$servers
 if [ "$with_nginx" = 1 ]; then
   command -v nginx >/dev/null || { echo "nginx is missing: apt-get install nginx-light" >&2; exit 1; }
   cat > "$work/nginx.conf" <<CONF

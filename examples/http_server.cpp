@@ -37,6 +37,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--root", root, "serve the files under this directory at /static/")->check(CLI::ExistingDirectory);
   app.add_flag("--pin", opt.pin_cpus, "pin loop i to CPU i");
+  std::string mode = "coroutine";
+  app.add_option("--mode", mode, "how handlers run: coroutine, or fiber (blocking-style handlers, one fiber per request)")
+      ->check(CLI::IsMember({"coroutine", "fiber"}))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -46,18 +50,29 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  http::router routes;
-  routes.get("/", [](http::request&) -> task<http::response> { co_return http::response::text(200, "Hello from c10k\n"); });
-  routes.get("/plain", [](http::request&) -> task<http::response> { co_return http::response::text(200, "x"); });
-  routes.get("/json", [](http::request&) -> task<http::response> {
-    co_return http::response::json(200, R"({"message":"Hello, World!"})");
-  });
-  routes.post("/echo", [](http::request& q) -> task<http::response> {
+  // The routes as plain functions; coroutine mode wraps each in a coroutine that returns at
+  // once, fiber mode runs each on a fiber of its own (where it could block, fiber::await-ing).
+  auto hello = [](http::request&) { return http::response::text(200, "Hello from c10k\n"); };
+  auto plain = [](http::request&) { return http::response::text(200, "x"); };
+  auto json = [](http::request&) { return http::response::json(200, R"({"message":"Hello, World!"})"); };
+  auto echo = [](http::request& q) {
     http::response r(200);
     r.set_header("Content-Type", std::string(q.header("Content-Type").value_or("application/octet-stream")));
     r.set_body(std::string(q.body()));
-    co_return r;
-  });
+    return r;
+  };
+  http::router routes;
+  auto add = [&](std::string_view method, std::string_view path, http::blocking_handler h) {
+    if (mode == "fiber") {
+      routes.add(method, path, std::move(h));
+    } else {
+      routes.add(method, path, http::handler([h = std::move(h)](http::request& q) -> task<http::response> { co_return h(q); }));
+    }
+  };
+  add("GET", "/", hello);
+  add("GET", "/plain", plain);
+  add("GET", "/json", json);
+  add("POST", "/echo", echo);
   if (!root.empty()) routes.get("/static/{path...}", http::static_files(root));
   // The counters a benchmark reads before and after a run (system calls per request, ...).
   http::server* running = nullptr;
@@ -76,8 +91,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   const unsigned threads = opt.threads ? opt.threads : available_cpus();
-  fmt::print("c10k-server: serving http://{}:{}/ on {} with {} thread{}{}\n", opt.host, srv.port(), srv.backend_name(), threads,
-             threads == 1 ? "" : "s", root.empty() ? "" : ", files from " + root + " at /static/");
+  fmt::print("c10k-server: serving http://{}:{}/ on {} with {} thread{}, {} handlers{}\n", opt.host, srv.port(),
+             srv.backend_name(), threads, threads == 1 ? "" : "s", mode,
+             root.empty() ? "" : ", files from " + root + " at /static/");
   std::fflush(stdout);
   auto r = srv.run();  // returns after SIGINT/SIGTERM and a graceful stop
   fmt::print("c10k-server: stopped\n");

@@ -1,5 +1,10 @@
 #include "c10k/http/router.hpp"
 
+#include <memory>
+
+#include "c10k/event_loop.hpp"
+#include "c10k/fiber.hpp"
+
 namespace c10k::http {
 namespace {
 
@@ -89,6 +94,13 @@ const handler* router::find(request& req, response& fallback, route_options* opt
     fallback.set_header("Allow", std::move(allow));
   }
   return nullptr;
+}
+
+handler on_fiber(blocking_handler h) {
+  return [h = std::make_shared<blocking_handler>(std::move(h))](request& req) -> task<response> {
+    auto fiber = spawn_fiber(*event_loop::current(), [h, &req] { return (*h)(req); });
+    co_return co_await fiber.join();
+  };
 }
 
 task<response> router::dispatch(request& req) const {

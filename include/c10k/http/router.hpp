@@ -18,6 +18,15 @@ namespace c10k::http {
 
 using handler = std::function<task<response>(request&)>;
 
+// A blocking-style handler: plain code that returns a response and may block deep in a call
+// stack through fiber::await (a database driver, a template engine). It runs on a fiber of
+// its own, on the connection's loop, so the loop keeps serving while it waits.
+using blocking_handler = std::function<response(request&)>;
+
+// Wraps a blocking handler into a coroutine handler that runs it on a fiber and joins it
+// (its exception becomes the coroutine's, hence a 500).
+handler on_fiber(blocking_handler h);
+
 struct route_options {
   // Run the handler as soon as the head has arrived and let it read the body as a stream
   // (request::body_stream()), instead of collecting the whole body first.
@@ -34,6 +43,14 @@ class router {
   router& post(std::string_view pattern, handler h, route_options o = {}) { return add("POST", pattern, std::move(h), o); }
   router& put(std::string_view pattern, handler h, route_options o = {}) { return add("PUT", pattern, std::move(h), o); }
   router& del(std::string_view pattern, handler h, route_options o = {}) { return add("DELETE", pattern, std::move(h), o); }
+  // The same for blocking-style handlers, each request run on a fiber (see on_fiber).
+  router& add(std::string_view method, std::string_view pattern, blocking_handler h, route_options o = {}) {
+    return add(method, pattern, on_fiber(std::move(h)), o);
+  }
+  router& get(std::string_view pattern, blocking_handler h, route_options o = {}) { return add("GET", pattern, std::move(h), o); }
+  router& post(std::string_view pattern, blocking_handler h, route_options o = {}) { return add("POST", pattern, std::move(h), o); }
+  router& put(std::string_view pattern, blocking_handler h, route_options o = {}) { return add("PUT", pattern, std::move(h), o); }
+  router& del(std::string_view pattern, blocking_handler h, route_options o = {}) { return add("DELETE", pattern, std::move(h), o); }
 
   // Finds the route for req, recording its path parameters in req. Returns the handler, or
   // nullptr and sets `fallback` to the 404 or 405 response to send.
