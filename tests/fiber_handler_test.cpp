@@ -11,6 +11,7 @@
 #include "c10k/sync.hpp"
 #include "c10k/time.hpp"
 #include "http_client.hpp"
+#include "test_server.hpp"
 
 using namespace c10k;
 using namespace std::chrono_literals;
@@ -57,9 +58,7 @@ class fiber_handler_test : public c10k::testing::backend_test {
       return http::response::text(found > 0 ? 200 : 500, std::to_string(found));
     });
     r.get("/throw", [](http::request&) -> http::response { throw std::runtime_error("blocking handler bug"); });
-    auto s = std::make_unique<http::server>(std::move(r), http::server_options{.host = "127.0.0.1", .port = 0, .threads = 1, .backend = backend_name()});
-    if (auto started = s->start(); !started) throw std::system_error(started.error(), "start");
-    return s;
+    return c10k::testing::start_test_server(std::move(r), backend_name());
   }
 };
 

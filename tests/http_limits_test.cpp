@@ -16,6 +16,7 @@
 #include "c10k/http/server.hpp"
 #include "c10k/log.hpp"
 #include "http_client.hpp"
+#include "test_server.hpp"
 
 using namespace c10k;
 using namespace std::chrono_literals;
@@ -32,13 +33,7 @@ class http_limits_test : public c10k::testing::backend_test {
     r.get("/plain", [](http::request&) -> task<http::response> { co_return http::response::text(200, "x"); });
     r.post("/echo", [](http::request& q) -> task<http::response> { co_return http::response::text(200, std::string(q.body())); });
     r.get("/big", [](http::request&) -> task<http::response> { co_return http::response::text(200, std::string(1 << 20, 'b')); });
-    o.host = "127.0.0.1";
-    o.port = 0;
-    o.threads = 1;
-    o.backend = backend_name();
-    auto s = std::make_unique<http::server>(std::move(r), o);
-    if (auto started = s->start(); !started) throw std::system_error(started.error(), "start");
-    return s;
+    return c10k::testing::start_test_server(std::move(r), backend_name(), std::move(o));
   }
   std::unique_ptr<http::server> start() { return start(http::server_options{}); }
 

@@ -12,6 +12,7 @@
 #include "c10k/http/server.hpp"
 #include "c10k/time.hpp"
 #include "http_client.hpp"
+#include "test_server.hpp"
 
 using namespace c10k;
 using namespace std::chrono_literals;
@@ -47,11 +48,7 @@ class http_server_test : public c10k::testing::backend_test {
   }
 
   std::unique_ptr<http::server> start(unsigned threads = 1) {
-    auto s = std::make_unique<http::server>(
-        routes(), http::server_options{.host = "127.0.0.1", .port = 0, .threads = threads, .backend = backend_name()});
-    auto r = s->start();
-    if (!r) throw std::system_error(r.error(), "server start");
-    return s;
+    return c10k::testing::start_test_server(routes(), backend_name(), {.threads = threads});
   }
 };
 

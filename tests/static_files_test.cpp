@@ -12,6 +12,7 @@
 #include "c10k/http/server.hpp"
 #include "c10k/http/static_files.hpp"
 #include "http_client.hpp"
+#include "test_server.hpp"
 
 using namespace c10k;
 using c10k::testing::get;
@@ -43,8 +44,7 @@ class static_files_test : public c10k::testing::backend_test {
     http::router r;
     r.get("/static/{path...}", http::static_files(dir_));
     r.get("/plain", [](http::request&) -> task<http::response> { co_return http::response::text(200, "x"); });
-    srv_ = std::make_unique<http::server>(std::move(r), http::server_options{.host = "127.0.0.1", .port = 0, .threads = 1, .backend = backend_name()});
-    ASSERT_TRUE(srv_->start());
+    srv_ = c10k::testing::start_test_server(std::move(r), backend_name());
   }
   void TearDown() override {
     srv_.reset();

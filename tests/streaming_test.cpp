@@ -10,6 +10,7 @@
 #include "backend_param.hpp"
 #include "c10k/http/server.hpp"
 #include "http_client.hpp"
+#include "test_server.hpp"
 
 using namespace c10k;
 using namespace std::chrono_literals;
@@ -48,9 +49,7 @@ class streaming_test : public c10k::testing::backend_test {
       co_return resp;
     });
     r.get("/plain", [](http::request&) -> task<http::response> { co_return http::response::text(200, "x"); });
-    auto s = std::make_unique<http::server>(std::move(r), http::server_options{.host = "127.0.0.1", .port = 0, .threads = 1, .backend = backend_name()});
-    if (auto started = s->start(); !started) throw std::system_error(started.error(), "start");
-    return s;
+    return c10k::testing::start_test_server(std::move(r), backend_name());
   }
 
   static std::string expected_count() {

@@ -9,6 +9,7 @@
 #include "backend_param.hpp"
 #include "c10k/http/server.hpp"
 #include "http_client.hpp"
+#include "test_server.hpp"
 
 using namespace c10k;
 using namespace std::chrono_literals;
@@ -39,9 +40,7 @@ class upload_test : public c10k::testing::backend_test {
     r.post("/ignore", [](http::request&) -> task<http::response> { co_return http::response::text(200, "ignored"); },
            {.stream_body = true});
     r.get("/plain", [](http::request&) -> task<http::response> { co_return http::response::text(200, "x"); });
-    auto s = std::make_unique<http::server>(std::move(r), http::server_options{.host = "127.0.0.1", .port = 0, .threads = 1, .backend = backend_name()});
-    if (auto started = s->start(); !started) throw std::system_error(started.error(), "start");
-    return s;
+    return c10k::testing::start_test_server(std::move(r), backend_name());
   }
   static std::string expected(const std::string& body, std::size_t largest_at_most) {
     unsigned long sum = 0;
