@@ -27,7 +27,7 @@ constexpr std::uint32_t writable_events = EPOLLOUT | EPOLLHUP | EPOLLERR;
 class epoll_backend final : public readiness_backend {
  public:
   epoll_backend(epoll_mode mode, ready_queue& ready, int epfd, int wakefd)
-      : readiness_backend(ready), mode_(mode), epfd_(epfd), wakefd_(wakefd) {}
+      : readiness_backend(ready, mode == epoll_mode::level), mode_(mode), epfd_(epfd), wakefd_(wakefd) {}
 
   ~epoll_backend() override {
     ::close(wakefd_);

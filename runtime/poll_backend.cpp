@@ -32,7 +32,7 @@ constexpr short writable_events = POLLOUT | failure_events;
 
 class poll_backend final : public readiness_backend {
  public:
-  poll_backend(ready_queue& ready, int wakefd) : readiness_backend(ready), wakefd_(wakefd) {
+  poll_backend(ready_queue& ready, int wakefd) : readiness_backend(ready, /*level_triggered=*/true), wakefd_(wakefd) {
     fds_.push_back(pollfd{wakefd_, POLLIN, 0});
   }
 

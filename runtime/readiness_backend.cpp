@@ -7,17 +7,22 @@ namespace c10k {
 
 bool readiness_backend::start(operation& op) {
   ++counters_.operations;
-  const long long r = try_op(op);
-  if (r != -EAGAIN) {
-    op.result = r;
-    return false;
-  }
   waiters* w = waiters_of(op.fd);
+  const bool readable = waits_readable(op.kind);
+  // Try the system call first, unless the last read found the socket empty.
+  if (!(level_triggered_ && w && readable && w->drained && op.kind != op_kind::accept)) {
+    const long long r = try_op(op);
+    if (r != -EAGAIN) {
+      if (w) note_read(*w, op, r);
+      op.result = r;
+      return false;
+    }
+  }
   if (!w) {  // never attached: nothing to wait with
     op.result = -EBADF;
     return false;
   }
-  const bool readable = waits_readable(op.kind);
+  w->drained = false;
   operation*& waiting = readable ? w->reader : w->writer;
   if (waiting) {  // a second reader or writer on one fd is a caller bug; refuse it
     op.result = -EBUSY;
@@ -60,6 +65,7 @@ std::size_t readiness_backend::retry(operation*& waiting) {
   if (!waiting) return 0;
   const long long r = try_op(*waiting);
   if (r == -EAGAIN) return 0;  // spurious: keep waiting
+  if (waiters* w = waiters_of(waiting->fd)) note_read(*w, *waiting, r);
   complete(*std::exchange(waiting, nullptr), r);
   return 1;
 }

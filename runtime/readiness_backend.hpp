@@ -24,9 +24,16 @@ class readiness_backend : public backend {
   struct waiters {
     operation* reader = nullptr;
     operation* writer = nullptr;
+    // The last read returned less than it asked for: the socket was empty then, so the next
+    // read waits for readiness instead of trying (and failing with EAGAIN) first. Data that
+    // arrives later makes the fd ready, level- or edge-triggered alike.
+    bool drained = false;
   };
 
-  explicit readiness_backend(ready_queue& ready) noexcept : backend(ready) {}
+  // level_triggered: a parked reader is told of data already there, which lets a read after
+  // a draining one skip its first try. Edge-triggered epoll always tries first, because an
+  // edge that came while nobody waited is not reported again.
+  readiness_backend(ready_queue& ready, bool level_triggered) noexcept : backend(ready), level_triggered_(level_triggered) {}
 
   // Registers interest in fd for the direction op waits on (readable or writable); returns 0,
   // or the errno that makes op fail instead of waiting.
@@ -47,11 +54,16 @@ class readiness_backend : public backend {
   }
   // Retries the operation parked in this direction; returns 1 if it completed.
   std::size_t retry(operation*& waiting);
+  // Records whether a read-side result shows the socket drained (0 < r < what was asked).
+  static void note_read(waiters& w, const operation& op, long long r) noexcept {
+    if (op.kind == op_kind::read || op.kind == op_kind::receive) w.drained = r > 0 && static_cast<std::size_t>(r) < op.len;
+  }
 
  private:
   operation** find(operation& op) noexcept;
 
   std::vector<waiters> table_;
+  bool level_triggered_;
 };
 
 }  // namespace c10k

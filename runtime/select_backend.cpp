@@ -28,7 +28,7 @@ namespace {
 
 class select_backend final : public readiness_backend {
  public:
-  select_backend(ready_queue& ready, int wakefd) : readiness_backend(ready), wakefd_(wakefd), max_fd_(wakefd) {
+  select_backend(ready_queue& ready, int wakefd) : readiness_backend(ready, /*level_triggered=*/true), wakefd_(wakefd), max_fd_(wakefd) {
     FD_ZERO(&read_set_);
     FD_ZERO(&write_set_);
     FD_SET(wakefd_, &read_set_);
