@@ -135,13 +135,6 @@ task<response> call_handler(const handler* h, request& req) {
   co_return response::text(500, "Internal Server Error\n");
 }
 
-// Runs the route's handler, or yields the router's 404/405.
-task<response> respond(const router& routes, request& req) {
-  response fallback;
-  const handler* h = routes.find(req, fallback);
-  if (!h) co_return fallback;
-  co_return co_await call_handler(h, req);
-}
 
 // Closes like nginx's lingering close: stop sending, then read and drop what the client still
 // sends (bounded in bytes and time), so the kernel does not answer it with a reset that could
@@ -493,12 +486,15 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
         break;
       }
 
+      // The route, matched once: it decides whether the body streams, and it answers (or the
+      // router's 404/405 does).
+      request req(head, {});
+      response fallback;
+      route_options ro;
+      const handler* h = state.routes->find(req, fallback, &ro);
+
       if (head.framing != body_framing::none) {
         // A route that streams its body runs now, reading the body as it arrives.
-        request probe(head, {});
-        response fallback;
-        route_options ro;
-        const handler* h = state.routes->find(probe, fallback, &ro);
         if (h && ro.stream_body) {
           if (head.framing == body_framing::content_length && head.content_length > opt.max_body_bytes) {
             batch.add(response::text(413, "request body too large\n"), false, head.version_minor, false);
@@ -506,8 +502,8 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
             break;
           }
           connection_body_reader reader(stream, deadline, entry.scope, opt, head, std::string(avail.substr(r.consumed)));
-          probe.set_body_stream(&reader);
-          response resp = co_await call_handler(h, probe);
+          req.set_body_stream(&reader);
+          response resp = co_await call_handler(h, req);
           const bool body_ok = co_await reader.drain();
           ++served;
           ++state.requests;
@@ -587,8 +583,11 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
       body_started = {};
       continue_sent = false;
 
-      request req(head, body);
-      response resp = co_await respond(*state.routes, req);
+      req.set_body(body);
+      // Not `h ? co_await ... : ...`: GCC 12 destroys temporaries of a co_await inside a
+      // conditional expression twice.
+      response resp = std::move(fallback);
+      if (h) resp = co_await call_handler(h, req);
       ++served;
       const bool streamed = static_cast<bool>(resp.stream());
       const bool head_only = head.method == "HEAD";

@@ -50,6 +50,8 @@ class request {
   // throws std::logic_error on other routes (their body is already whole in body()).
   body_reader& body_stream() const;
   void set_body_stream(body_reader* r) noexcept { body_stream_ = r; }
+  // For the server: the whole body, once it has arrived.
+  void set_body(std::string_view body) noexcept { body_ = body; }
   // Whether the client wants the connection kept open after this request.
   bool keep_alive() const noexcept { return head_->keep_alive; }
 
