@@ -37,8 +37,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--root", root, "serve the files under this directory at /static/")->check(CLI::ExistingDirectory);
   app.add_flag("--pin", opt.pin_cpus, "pin loop i to CPU i");
+  app.add_option("--max-connections", opt.max_connections, "connections open at once; more are closed at accept")
+      ->capture_default_str();
+  unsigned keepalive_s = 60;
+  app.add_option("--keepalive-timeout", keepalive_s, "seconds an idle keep-alive connection stays open")->capture_default_str();
   std::string mode = "coroutine";
-  app.add_option("--mode", mode, "how handlers run: coroutine, or fiber (blocking-style handlers, one fiber per request)")
+  app.add_option("--mode", mode, "how connections run: coroutine, or fiber (each connection on a fiber, blocking-style handlers)")
       ->check(CLI::IsMember({"coroutine", "fiber"}))
       ->capture_default_str();
   try {
@@ -50,8 +54,11 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  opt.keepalive_timeout = std::chrono::seconds(keepalive_s);
+  opt.fiber_connections = mode == "fiber";
+
   // The routes as plain functions; coroutine mode wraps each in a coroutine that returns at
-  // once, fiber mode runs each on a fiber of its own (where it could block, fiber::await-ing).
+  // once, fiber mode runs each on its connection's fiber (where it could block, fiber::await-ing).
   auto hello = [](http::request&) { return http::response::text(200, "Hello from c10k\n"); };
   auto plain = [](http::request&) { return http::response::text(200, "x"); };
   auto json = [](http::request&) { return http::response::json(200, R"({"message":"Hello, World!"})"); };

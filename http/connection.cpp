@@ -4,6 +4,10 @@
 // order; then send every response produced from that read in one writev (pipelining); repeat
 // until the client or a response closes the connection. The request's views point into the
 // buffer, which stays untouched until the responses are written.
+//
+// With server_options::fiber_connections this same coroutine runs on a fiber of its own, which
+// parks wherever the coroutine would suspend (coroutine_host.hpp), so blocking-style handlers
+// run on the connection's stack.
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -14,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "c10k/fiber.hpp"
 #include "c10k/http/date.hpp"
 #include "c10k/iovec_span.hpp"
 #include "c10k/log.hpp"
@@ -127,6 +132,8 @@ class response_batch {
 task<response> call_handler(const handler* h, request& req) {
   try {
     co_return co_await (*h)(req);
+  } catch (const fiber_unwound&) {
+    throw;  // the connection's fiber is being destroyed with its loop: let it unwind
   } catch (const std::exception& e) {
     log(log_level::error, "handler for {} {} failed: {}", req.method(), req.path(), e.what());
   } catch (...) {

@@ -98,6 +98,9 @@ const handler* router::find(request& req, response& fallback, route_options* opt
 
 handler on_fiber(blocking_handler h) {
   return [h = std::make_shared<blocking_handler>(std::move(h))](request& req) -> task<response> {
+    // Already on a fiber (the connection's own, with server_options::fiber_connections):
+    // blocking there parks that fiber, which is all a blocking handler needs.
+    if (fiber::in_fiber()) co_return (*h)(req);
     auto fiber = spawn_fiber(*event_loop::current(), [h, &req] { return (*h)(req); });
     co_return co_await fiber.join();
   };

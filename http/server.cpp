@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 
+#include "c10k/fiber.hpp"
 #include "c10k/log.hpp"
 #include "c10k/runtime.hpp"
 #include "c10k/time.hpp"
@@ -18,7 +19,8 @@ bool is_fd_exhaustion(std::error_code ec) {
          ec == std::errc::no_buffer_space || ec == std::errc::not_enough_memory;
 }
 
-// Accepts connections and gives each its own coroutine, until the listener closes. When the
+// Accepts connections and gives each its own coroutine (on a fiber of its own, with
+// fiber_connections), until the listener closes. When the
 // fd table is full, accepting pauses instead of spinning on a listener that stays readable.
 task<void> accept_loop(loop_state& st) {
   bool reported = false;
@@ -29,7 +31,15 @@ task<void> accept_loop(loop_state& st) {
       // Over the limit, a new connection is closed at once: cheaper than letting it queue.
       if (st.server_connections->load(std::memory_order_relaxed) >= st.options->max_connections) continue;
       (void)s->set_nodelay();
-      st.loop->spawn(serve_connection(std::move(*s), st));
+      if (st.options->fiber_connections) {
+        fiber_options fo;
+        if (st.options->fiber_stack_size) fo.stack_size = st.options->fiber_stack_size;
+        fo.hosts_coroutines = true;
+        (void)spawn_fiber(*st.loop, [t = serve_connection(std::move(*s), st)]() mutable { fiber::await(std::move(t)); },
+                          std::move(fo));
+      } else {
+        st.loop->spawn(serve_connection(std::move(*s), st));
+      }
       continue;
     }
     const std::error_code ec = s.error();

@@ -29,8 +29,14 @@ bool stack_too_deep() noexcept {
   if (!stack_base) return false;
   const char* here = static_cast<const char*>(__builtin_frame_address(0));
   const std::ptrdiff_t depth = stack_base - here;
-  // A frame far above the base is on another stack (a fiber's): no bound applies there.
+  // A frame far above the base is on another stack (a fiber's that did not set its own base):
+  // no bound applies there.
   return depth > max_stack_growth && depth < 64 * max_stack_growth;
+}
+
+const char* exchange_stack_base(const char* base) noexcept {
+  // Outside a loop's run() there is no bound to keep.
+  return stack_base ? std::exchange(stack_base, base) : nullptr;
 }
 
 void resume_later(std::coroutine_handle<> h) { current_loop->schedule(waiter::of(h)); }

@@ -134,12 +134,16 @@ void fiber_core::switch_in() {
   if (!started_) start();
   context& c = *ctx_;
   fiber_core* const outer = std::exchange(running_fiber, this);
+  coroutine_host* const outer_host = std::exchange(running_host, options_.hosts_coroutines ? &host_ : nullptr);
+  const char* const outer_base = exchange_stack_base(static_cast<const char*>(c.stack_.top()));
   const stack_guard_info* const outer_stack = set_running_stack(&c.guard_);
   void* fake_stack = nullptr;
   start_switch(&fake_stack, c.stack_.bottom(), c.stack_.size);
   c.self_ = std::move(c.self_).resume();
   finish_switch(fake_stack, nullptr, nullptr);
   set_running_stack(outer_stack);
+  exchange_stack_base(outer_base);
+  running_host = outer_host;
   running_fiber = outer;
   if (done_) {
     // Never resume inline: the joiner runs on a coming turn, from the loop's own stack.

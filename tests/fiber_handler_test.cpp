@@ -104,4 +104,85 @@ TEST_P(fiber_handler_test, an_exception_in_a_blocking_handler_is_a_500_and_the_c
   EXPECT_EQ(r->status, 200);
 }
 
+// Connections on fibers (server_options::fiber_connections).
+class fiber_connection_test : public c10k::testing::backend_test {
+ protected:
+  event released;  // on the server's only loop
+
+  std::unique_ptr<http::server> start(bool fiber_connections) {
+    http::router r;
+    r.get("/fiber", [](http::request&) { return http::response::text(200, std::to_string(fiber::current_id())); });
+    r.get("/coroutine-blocks", [](http::request&) -> task<http::response> {
+      // A coroutine handler that calls blocking-style code: only a connection on a fiber
+      // lets it (elsewhere fiber::await throws std::logic_error, hence a 500).
+      if (!fiber::await(sleep_for(1ms))) co_return http::response::text(500, "sleep failed");
+      co_await sleep_for(1ms);  // and co_await still works there
+      co_return http::response::text(200, std::to_string(fiber::current_id()));
+    });
+    r.get("/wait", [this](http::request&) {
+      fiber::await(released.wait());
+      return http::response::text(200, "released");
+    });
+    http::server_options o;
+    o.fiber_connections = fiber_connections;
+    o.drain_timeout = 100ms;
+    return c10k::testing::start_test_server(std::move(r), backend_name(), o);
+  }
+};
+
+TEST_P(fiber_connection_test, every_request_of_a_connection_runs_on_the_connection_fiber) {
+  auto srv = start(true);
+  http_client a(srv->port()), b(srv->port());
+  auto a1 = a.request(get("/fiber"));
+  auto a2 = a.request(get("/fiber"));
+  auto b1 = b.request(get("/fiber"));
+  ASSERT_TRUE(a1 && a2 && b1);
+  EXPECT_NE(a1->body, "0");
+  EXPECT_EQ(a1->body, a2->body);  // one fiber for the whole connection
+  EXPECT_NE(a1->body, b1->body);  // and one per connection
+}
+
+TEST_P(fiber_connection_test, without_fiber_connections_each_blocking_request_gets_a_fiber) {
+  auto srv = start(false);
+  http_client a(srv->port());
+  auto a1 = a.request(get("/fiber"));
+  auto a2 = a.request(get("/fiber"));
+  ASSERT_TRUE(a1 && a2);
+  EXPECT_NE(a1->body, "0");
+  EXPECT_NE(a1->body, a2->body);
+}
+
+TEST_P(fiber_connection_test, a_coroutine_handler_may_block_on_a_connection_fiber) {
+  auto srv = start(true);
+  http_client c(srv->port());
+  auto first = c.request(get("/fiber"));
+  auto r = c.request(get("/coroutine-blocks"));
+  ASSERT_TRUE(first && r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, first->body);
+}
+
+TEST_P(fiber_connection_test, fiber_await_in_a_coroutine_handler_is_an_error_without_fiber_connections) {
+  auto srv = start(false);
+  http_client c(srv->port());
+  auto r = c.request(get("/coroutine-blocks"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500);
+}
+
+TEST_P(fiber_connection_test, a_connection_fiber_blocked_in_its_handler_is_unwound_when_the_server_stops) {
+  // /wait never returns: stopping the server outlasts the drain, and the loop's end must
+  // unwind the parked fiber (its frames, its socket) instead of hanging or leaking.
+  auto srv = start(true);
+  http_client idle(srv->port()), waiting(srv->port());
+  ASSERT_TRUE(idle.request(get("/fiber")));
+  waiting.send(get("/wait"));
+  ASSERT_TRUE(c10k::testing::eventually([&] { return srv->stats().requests >= 1 && srv->connection_count() == 2; }));
+  srv->stop();
+  srv->wait();
+  EXPECT_EQ(srv->connection_count(), 0u);
+  EXPECT_FALSE(waiting.read_reply());  // closed, never answered
+}
+
 C10K_INSTANTIATE_FOR_EVERY_BACKEND(fiber_handler_test);
+C10K_INSTANTIATE_FOR_EVERY_BACKEND(fiber_connection_test);

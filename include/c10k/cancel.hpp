@@ -10,6 +10,7 @@
 #include <coroutine>
 #include <system_error>
 
+#include "c10k/coroutine_host.hpp"
 #include "c10k/waiter.hpp"
 
 namespace c10k {
@@ -61,17 +62,18 @@ cancel_scope* scope_of(std::coroutine_handle<P> h) noexcept {
 
 // The coroutine face of an awaiter whose core is `bool suspend_with(waiter, cancel_scope*)`
 // (true: w will be resumed later; false: the result is ready now). Coroutines reach it through
-// await_suspend, scoped awaiters through suspend_in, fibers (later) call suspend_with directly.
+// await_suspend, scoped awaiters through suspend_in, fibers call suspend_with directly; on a
+// fiber that hosts coroutines, the first two park the fiber (coroutine_host.hpp).
 template <typename Derived>
 class waiter_awaitable {
  public:
   bool await_ready() const noexcept { return false; }
   template <typename P>
   bool await_suspend(std::coroutine_handle<P> h) {
-    return static_cast<Derived*>(this)->suspend_with(waiter::of(h), scope_of(h));
+    return detail::suspend_or_park(*static_cast<Derived*>(this), waiter::of(h), scope_of(h));
   }
   bool suspend_in(std::coroutine_handle<> h, cancel_scope* scope) {
-    return static_cast<Derived*>(this)->suspend_with(waiter::of(h), scope);
+    return detail::suspend_or_park(*static_cast<Derived*>(this), waiter::of(h), scope);
   }
 };
 

@@ -30,6 +30,7 @@
 #include <utility>
 
 #include "c10k/cancel.hpp"
+#include "c10k/coroutine_host.hpp"
 #include "c10k/event_loop.hpp"
 #include "c10k/fiber_stack.hpp"
 #include "c10k/result.hpp"
@@ -43,6 +44,10 @@ struct fiber_options {
   std::size_t stack_size = fiber_stack_pool::default_size;
   // Shown in the stack-overflow message (the fiber's id when empty).
   std::string name;
+  // Run the coroutines this fiber starts on its own stack to their end: where one would
+  // suspend, the fiber parks instead (coroutine_host.hpp). For a coroutine chain that calls
+  // blocking-style code, as the HTTP server's connections on fibers do.
+  bool hosts_coroutines = false;
 };
 
 // Thrown inside a parked fiber that is being destroyed with its loop, to unwind its stack.
@@ -100,12 +105,14 @@ class fiber_core {
  private:
   struct context;
   static void resume_thunk(void* self) { static_cast<fiber_core*>(self)->switch_in(); }
+  static void park_thunk(void* self) { static_cast<fiber_core*>(self)->park(); }
   void start();
 
   event_loop* loop_;
   fiber_options options_;
   std::uint64_t id_;
   std::unique_ptr<context> ctx_;
+  coroutine_host host_{as_waiter(), &park_thunk, this};
   bool started_ = false;
   bool done_ = false;
   bool unwinding_ = false;
@@ -200,6 +207,11 @@ class fiber {
 
   // True when the caller runs on a fiber.
   static bool in_fiber() noexcept { return detail::fiber_core::current() != nullptr; }
+  // The id of the fiber the caller runs on (as fiber_handle::id()), or 0 outside fibers.
+  static std::uint64_t current_id() noexcept {
+    const detail::fiber_core* f = detail::fiber_core::current();
+    return f ? f->id() : 0;
+  }
 
   // Runs the awaitable `a` (an operation, a sleep, a receive, a task, with_timeout, in_scope,
   // a sync wait, offload) from the calling fiber by parking it until `a` completes; returns

@@ -31,6 +31,9 @@ namespace detail {
 //
 // Returns true when this thread's stack is deeper than the bound since its loop started running.
 bool stack_too_deep() noexcept;
+// Makes `base` the position stack_too_deep measures from (a fiber's stack top while it runs);
+// returns the previous one, to put back.
+const char* exchange_stack_base(const char* base) noexcept;
 // Queues h to be resumed by the current loop on its next pass.
 void resume_later(std::coroutine_handle<> h);
 

@@ -69,7 +69,12 @@ sleep_awaiter sleep_for(std::chrono::duration<Rep, Period> d) {
 // co_await yield(): lets every other ready waiter and the pending I/O run first.
 struct [[nodiscard]] yield {
   bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) const { event_loop::current()->schedule_after_poll(waiter::of(h)); }
+  bool await_suspend(std::coroutine_handle<> h) const { return detail::suspend_or_park(*this, waiter::of(h), nullptr); }
+  // Queues w behind the pending I/O; returns true (w runs later).
+  bool suspend_with(waiter w, cancel_scope*) const {
+    event_loop::current()->schedule_after_poll(w);
+    return true;
+  }
   void await_resume() const noexcept {}
 };
 

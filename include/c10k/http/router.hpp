@@ -24,7 +24,8 @@ using handler = std::function<task<response>(request&)>;
 using blocking_handler = std::function<response(request&)>;
 
 // Wraps a blocking handler into a coroutine handler that runs it on a fiber and joins it
-// (its exception becomes the coroutine's, hence a 500).
+// (its exception becomes the coroutine's, hence a 500): on the calling fiber when there is one
+// (connections on fibers), else on a fiber of its own.
 handler on_fiber(blocking_handler h);
 
 struct route_options {

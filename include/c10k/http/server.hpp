@@ -1,5 +1,6 @@
 // server: an HTTP/1.1 server: one loop per thread, each with its own SO_REUSEPORT listener,
-// one coroutine per connection, and a graceful stop.
+// one coroutine per connection (or one fiber: server_options::fiber_connections), and a
+// graceful stop.
 #pragma once
 
 #include <chrono>
@@ -37,6 +38,13 @@ struct server_options {
                                                         // has passed: slow POST
   std::chrono::milliseconds keepalive_timeout{60'000};  // idle between requests
   std::chrono::milliseconds send_timeout{10'000};       // a write that makes no progress: slow reader
+
+  // Each connection on a fiber of its own that runs its coroutine on the fiber's stack
+  // (fiber_options::hosts_coroutines): blocking-style handlers (router.hpp) then run on the
+  // connection's fiber instead of on a fiber per request, for a stack per connection, of which
+  // only the touched pages are resident. fiber_stack_size 0: fiber_stack_pool's default.
+  bool fiber_connections = false;
+  std::size_t fiber_stack_size = 0;
 
   // How long a graceful stop waits for requests in flight before closing what is left.
   std::chrono::milliseconds drain_timeout{10'000};
