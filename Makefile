@@ -10,7 +10,7 @@ JOBS        ?= $(shell nproc)
 PREFIX      ?= /usr/local
 
 # What the build needs, by Debian package name.
-DEBS := cmake g++ make pkg-config libfmt-dev liburing-dev libboost-context-dev libgtest-dev libcli11-dev
+DEBS := cmake g++ make pkg-config libfmt-dev liburing-dev libboost-context-dev libgtest-dev libcli11-dev libbenchmark-dev
 
 .PHONY: all deps configure build run test test-sanitize install clean
 
