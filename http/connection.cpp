@@ -394,21 +394,33 @@ task<void> send_final(tcp_stream& stream, int status, std::string_view why) {
 
 }  // namespace
 
-task<void> serve_connection(tcp_stream stream, loop_state& state) {
-  connection_entry entry;
-  state.link(entry);
-  struct unlink_on_exit {
-    loop_state& state;
-    connection_entry& entry;
-    ~unlink_on_exit() { state.unlink(entry); }
-  } unlink{state, entry};
+namespace {
 
+// What a connection keeps for its whole life, idle or not: small, since 10,000 idle
+// connections hold 10,000 of these and nothing else.
+struct connection_core {
+  tcp_stream& stream;
+  loop_state& state;
+  connection_entry& entry;
+  connection_deadline& deadline;
+  std::size_t served = 0;  // requests answered on this connection
+};
+
+// Serves the requests that start with `first` (the first bytes after an idle wait), and any
+// that follow without a pause, until the connection is idle again (nothing unanswered, every
+// response sent): returns true then, false when the connection must close. Everything a
+// request needs (the pending input, the parsed head, the responses) lives in this frame, which
+// ends when the burst does, so an idle connection does not hold it.
+task<bool> serve_requests(connection_core& c, recv_buffer first) {
+  tcp_stream& stream = c.stream;
+  loop_state& state = c.state;
+  connection_entry& entry = c.entry;
+  connection_deadline& deadline = c.deadline;
+  std::size_t& served = c.served;
   const server_options& opt = *state.options;
   event_loop& loop = *state.loop;
   const std::size_t buffer_cap = opt.limits.max_head_bytes + opt.max_body_bytes + 64 * 1024;
-  connection_deadline deadline(loop, entry.scope);
-  // Bytes of input not consumed yet, carried to the next pass; empty (and unallocated) between
-  // requests, so an idle connection holds no buffer at all.
+  // Bytes of input not consumed yet, carried to the next pass.
   std::string pending;
   request_head head;
   chunked_decoder chunks;
@@ -416,12 +428,12 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
   std::size_t chunked_consumed = 0;  // raw bytes of the current chunked body decoded so far
   bool in_chunked_body = false;
   response_batch batch;
-  std::size_t served = 0;                 // requests answered on this connection
   clock::time_point head_deadline{};      // when the head under way must be complete
   clock::time_point body_started{};       // when the body under way began to arrive
   std::size_t body_bytes_seen = 0;
   bool continue_sent = false;             // "100 Continue" went out for the request under way
   bool parse_before_receiving = false;    // pending holds complete requests not answered yet
+  bool have_first = true;                 // `first` is still to be parsed
 
   for (;;) {
     recv_buffer chunk;
@@ -430,28 +442,23 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
       parse_before_receiving = false;
       data = pending;
     } else {
-      // What the next bytes are for decides how long they may take.
-      const clock::time_point now = loop.now();
-      entry.idle = pending.empty();
-      if (entry.idle) {
-        if (state.draining) co_return;
-        std::string().swap(pending);
-        deadline.arm(now + (served == 0 ? opt.header_timeout : opt.keepalive_timeout));
-      } else if (body_started == clock::time_point{}) {
-        deadline.arm(head_deadline);
+      if (have_first) {
+        have_first = false;
+        chunk = std::move(first);
       } else {
-        deadline.arm(now + opt.body_timeout);
+        if (pending.empty()) co_return true;  // idle again: the caller waits, in a small frame
+        // What the next bytes are for decides how long they may take.
+        deadline.arm(body_started == clock::time_point{} ? head_deadline : loop.now() + opt.body_timeout);
+        auto got = co_await in_scope(entry.scope, stream.receive());
+        deadline.disarm();  // handlers run without a deadline of the connection's
+        if (!got) {
+          // A request under way that stalls gets 408.
+          if (got.error() == std::errc::timed_out) co_await send_final(stream, 408, "request timeout");
+          co_return false;
+        }
+        if (got->empty()) co_return false;
+        chunk = std::move(*got);
       }
-      auto got = co_await in_scope(entry.scope, stream.receive());
-      deadline.disarm();  // handlers run without a deadline of the connection's
-      entry.idle = false;
-      if (!got) {
-        // A request under way that stalls gets 408; an idle connection just closes.
-        if (got.error() == std::errc::timed_out && !pending.empty()) co_await send_final(stream, 408, "request timeout");
-        co_return;
-      }
-      if (got->empty()) co_return;
-      chunk = std::move(*got);
       if (pending.empty()) head_deadline = loop.now() + opt.header_timeout;  // a request's first bytes
 
       // Parse straight from the lent buffer when nothing is pending (the common case: whole
@@ -460,7 +467,7 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
       if (!pending.empty()) {
         if (pending.size() + chunk.size() > buffer_cap) {
           co_await send_final(stream, 413, "request too large");
-          co_return;
+          co_return false;
         }
         pending.append(chunk.view());
         chunk.release();
@@ -583,7 +590,7 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
         if (head.expect_continue && !continue_sent) {
           continue_sent = true;
           static constexpr std::string_view go_ahead = "HTTP/1.1 100 Continue\r\n\r\n";
-          if (!co_await in_scope(entry.scope, stream.write_all(go_ahead))) co_return;
+          if (!co_await in_scope(entry.scope, stream.write_all(go_ahead))) co_return false;
         }
         break;
       }
@@ -613,7 +620,7 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
       // the body as the producer writes it.
       body_producer producer = resp.stream();
       batch.add(std::move(resp), keep_alive, head.version_minor, /*head_only=*/true);
-      if (!co_await send_batch(stream, batch, deadline, entry.scope, opt.send_timeout)) co_return;
+      if (!co_await send_batch(stream, batch, deadline, entry.scope, opt.send_timeout)) co_return false;
       batch.clear();
       if (head_only) continue;
       stream_writer writer(stream, deadline, entry.scope, opt.send_timeout, head.version_minor >= 1);
@@ -623,9 +630,9 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
         // The head is gone already: all that is left is to end the connection early, which
         // tells the client the body is incomplete.
         log(log_level::error, "stream for {} {} failed: {}", req.method(), req.path(), e.what());
-        co_return;
+        co_return false;
       }
-      if (!co_await writer.finish()) co_return;
+      if (!co_await writer.finish()) co_return false;
     }
 
     // The responses own everything they send: keep the unconsumed rest of the input and give
@@ -644,16 +651,44 @@ task<void> serve_connection(tcp_stream stream, loop_state& state) {
     if (!batch.empty()) {
       auto written = co_await send_batch(stream, batch, deadline, entry.scope, opt.send_timeout);
       batch.clear();
-      if (!written) co_return;
+      if (!written) co_return false;
     }
     if (close_after) {
       deadline.disarm();
       // Unread bytes, or a refused request, mean the client may still be sending: closing at
       // once would answer it with a reset that can destroy the response on its way.
       if (refused || unread) co_await linger_close(stream);
-      co_return;
+      co_return false;
     }
   }
 }
+
+}  // namespace
+
+task<void> serve_connection(tcp_stream stream, loop_state& state) {
+  connection_entry entry;
+  state.link(entry);
+  struct unlink_on_exit {
+    loop_state& state;
+    connection_entry& entry;
+    ~unlink_on_exit() { state.unlink(entry); }
+  } unlink{state, entry};
+  connection_deadline deadline(*state.loop, entry.scope);
+  connection_core core{stream, state, entry, deadline};
+  const server_options& opt = *state.options;
+
+  // Idle: wait for the first bytes of a request, then serve until idle again.
+  for (;;) {
+    if (state.draining) co_return;
+    entry.idle = true;
+    deadline.arm(state.loop->now() + (core.served == 0 ? opt.header_timeout : opt.keepalive_timeout));
+    auto got = co_await in_scope(entry.scope, stream.receive());
+    deadline.disarm();
+    entry.idle = false;
+    if (!got || got->empty()) co_return;  // timed out, drained, or the client left: just close
+    if (!co_await serve_requests(core, std::move(*got))) co_return;
+  }
+}
+
 
 }  // namespace c10k::http
