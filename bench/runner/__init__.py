@@ -1,0 +1,1 @@
+"""The benchmark runner's parts: servers to start, loads to run, measurements, the report."""
