@@ -12,7 +12,10 @@ PREFIX      ?= /usr/local
 # What the build needs, by Debian package name.
 DEBS := cmake g++ make pkg-config libfmt-dev liburing-dev libboost-context-dev libgtest-dev libcli11-dev libbenchmark-dev
 
-.PHONY: all deps configure build run test test-sanitize install clean
+# What the benchmark adds: nginx (the external reference) and gnuplot (the figures).
+BENCH_DEBS := nginx-light gnuplot-nox
+
+.PHONY: all deps bench-deps configure build run test test-sanitize bench bench-full install clean
 
 all: build
 
@@ -44,6 +47,17 @@ test-sanitize: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) --timeout 600
+
+bench-deps:
+	@$(MAKE) --no-print-directory deps DEBS="$(BENCH_DEBS)"
+
+# The benchmark (bench/README.md): the quick run (under 10 minutes on 2 cores), or the whole
+# matrix; each writes results/<date>-<profile>/report.md with its figures.
+bench: build bench-deps
+	python3 bench/run.py --quick --build $(BUILD)
+
+bench-full: build bench-deps
+	python3 bench/run.py --full --build $(BUILD)
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

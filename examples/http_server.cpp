@@ -39,6 +39,9 @@ int main(int argc, char** argv) {
   app.add_flag("--pin", opt.pin_cpus, "pin loop i to CPU i");
   app.add_option("--max-connections", opt.max_connections, "connections open at once; more are closed at accept")
       ->capture_default_str();
+  app.add_option("--max-requests", opt.max_requests_per_connection,
+                 "requests per connection before it closes (0: no limit)")
+      ->capture_default_str();
   unsigned keepalive_s = 60;
   app.add_option("--keepalive-timeout", keepalive_s, "seconds an idle keep-alive connection stays open")->capture_default_str();
   std::string mode = "coroutine";
