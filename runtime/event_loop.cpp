@@ -3,6 +3,7 @@
 #include <csignal>
 #include <stdexcept>
 
+#include "c10k/coroutine_host.hpp"
 #include "c10k/log.hpp"
 
 namespace c10k {
@@ -12,6 +13,9 @@ thread_local event_loop* current_loop = nullptr;
 // The stack position where this thread's running loop turns; nullptr outside run().
 thread_local const char* stack_base = nullptr;
 constexpr std::ptrdiff_t max_stack_growth = 256 * 1024;
+// How far a chain of transfers may grow the stack from stack_base: max_stack_growth on a
+// thread's stack, half the stack on a fiber's.
+thread_local std::ptrdiff_t stack_bound = max_stack_growth;
 
 // A peer that closes early must cost an EPIPE, not the process: what every server does.
 void ignore_sigpipe_once() {
@@ -31,15 +35,28 @@ bool stack_too_deep() noexcept {
   const std::ptrdiff_t depth = stack_base - here;
   // A frame far above the base is on another stack (a fiber's that did not set its own base):
   // no bound applies there.
-  return depth > max_stack_growth && depth < 64 * max_stack_growth;
+  return depth > stack_bound && depth < 64 * max_stack_growth;
 }
 
-const char* exchange_stack_base(const char* base) noexcept {
+stack_limit exchange_stack_limit(stack_limit limit) noexcept {
   // Outside a loop's run() there is no bound to keep.
-  return stack_base ? std::exchange(stack_base, base) : nullptr;
+  if (!stack_base) return {};
+  const stack_limit old{stack_base, stack_bound};
+  stack_base = limit.base;
+  stack_bound = limit.bound ? limit.bound : max_stack_growth;
+  return old;
 }
 
-void resume_later(std::coroutine_handle<> h) { current_loop->schedule(waiter::of(h)); }
+void resume_later(std::coroutine_handle<> h) {
+  // On a fiber that hosts coroutines the chain must go on on that fiber: the fiber takes h and
+  // resumes it once the stack has unwound to its base (fiber::await).
+  if (coroutine_host* host = running_host) {
+    host->bounced = h;
+    current_loop->schedule(host->resume);
+    return;
+  }
+  current_loop->schedule(waiter::of(h));
+}
 
 // The frame of a detached task: linked into its loop's list so the loop can destroy what is
 // left of it at shutdown, and destroyed by itself when it finishes.

@@ -135,14 +135,17 @@ void fiber_core::switch_in() {
   context& c = *ctx_;
   fiber_core* const outer = std::exchange(running_fiber, this);
   coroutine_host* const outer_host = std::exchange(running_host, options_.hosts_coroutines ? &host_ : nullptr);
-  const char* const outer_base = exchange_stack_base(static_cast<const char*>(c.stack_.top()));
+  // Transfers on this stack bounce (through the fiber, when it hosts coroutines) once they
+  // have used half of it: Debug and sanitizer builds nest a native frame per transfer.
+  const stack_limit outer_limit =
+      exchange_stack_limit({static_cast<const char*>(c.stack_.top()), static_cast<std::ptrdiff_t>(c.stack_.size / 2)});
   const stack_guard_info* const outer_stack = set_running_stack(&c.guard_);
   void* fake_stack = nullptr;
   start_switch(&fake_stack, c.stack_.bottom(), c.stack_.size);
   c.self_ = std::move(c.self_).resume();
   finish_switch(fake_stack, nullptr, nullptr);
   set_running_stack(outer_stack);
-  exchange_stack_base(outer_base);
+  exchange_stack_limit(outer_limit);
   running_host = outer_host;
   running_fiber = outer;
   if (done_) {

@@ -142,6 +142,21 @@ TEST_P(fiber_connection_test, every_request_of_a_connection_runs_on_the_connecti
   EXPECT_NE(a1->body, b1->body);  // and one per connection
 }
 
+TEST_P(fiber_connection_test, a_connection_fiber_serves_a_thousand_requests_in_bounded_stack) {
+  // Nothing on a hosting fiber ever suspends, so in builds without tail calls (Debug, ASan)
+  // each request's transfers nest native frames; the fiber must unwind them (stack_limit and
+  // the bounce in resume_later) instead of overflowing its stack.
+  auto srv = start(true);
+  http_client c(srv->port());
+  std::string first;
+  for (int i = 0; i < 1000; ++i) {
+    auto r = c.request(get("/fiber"));
+    ASSERT_TRUE(r) << "request " << i;
+    if (i == 0) first = r->body;
+    ASSERT_EQ(r->body, first) << "request " << i << " left the connection's fiber";
+  }
+}
+
 TEST_P(fiber_connection_test, without_fiber_connections_each_blocking_request_gets_a_fiber) {
   auto srv = start(false);
   http_client a(srv->port());

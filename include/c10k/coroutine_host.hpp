@@ -9,6 +9,8 @@
 // fiber. This is how the HTTP server runs whole connections on fibers (server_options).
 #pragma once
 
+#include <coroutine>
+
 #include "c10k/waiter.hpp"
 
 namespace c10k {
@@ -21,6 +23,9 @@ struct coroutine_host {
   waiter resume;               // switches back into the fiber
   void (*park)(void* fiber);   // switches out of the fiber until `resume` runs
   void* fiber;
+  // A coroutine of the chain that a transfer on a deep stack handed back (task.hpp's
+  // resume_later): the fiber resumes it from the base of its stack.
+  std::coroutine_handle<> bounced{};
 };
 
 // The hosting fiber running on this thread, or nullptr; kept by the fiber switches.

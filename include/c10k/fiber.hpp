@@ -92,6 +92,8 @@ class fiber_core {
 
   // The cancel scope fiber::await hands to the operations it runs (nullptr: none).
   cancel_scope* scope_ = nullptr;
+  // This fiber as a host of coroutines (used when options.hosts_coroutines).
+  coroutine_host host_{as_waiter(), &park_thunk, this};
   // Resumed (scheduled on the loop) when the fiber ends.
   waiter joiner_;
   waiter on_done_;
@@ -112,7 +114,6 @@ class fiber_core {
   fiber_options options_;
   std::uint64_t id_;
   std::unique_ptr<context> ctx_;
-  coroutine_host host_{as_waiter(), &park_thunk, this};
   bool started_ = false;
   bool done_ = false;
   bool unwinding_ = false;
@@ -233,9 +234,15 @@ class fiber {
       task<> t = detail::drive<R>(std::forward<A>(a), out, error, self, parked, done);
       t.handle().promise().scope_ = self.scope_;
       t.handle().resume();
-      if (!done) {
+      while (!done) {
         parked = true;
         self.park();
+        // A transfer too deep in the chain unwound the stack and left the coroutine to go on
+        // with (hosting fibers only): go on from here, at the base of the stack.
+        if (std::coroutine_handle<> h = std::exchange(self.host_.bounced, {})) {
+          parked = false;
+          h.resume();
+        }
       }
       if (error) std::rethrow_exception(error);
       if constexpr (!std::is_void_v<R>) return R(std::move(*out));

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <coroutine>
+#include <cstddef>
 #include <exception>
 #include <utility>
 #include <variant>
@@ -31,10 +32,16 @@ namespace detail {
 //
 // Returns true when this thread's stack is deeper than the bound since its loop started running.
 bool stack_too_deep() noexcept;
-// Makes `base` the position stack_too_deep measures from (a fiber's stack top while it runs);
-// returns the previous one, to put back.
-const char* exchange_stack_base(const char* base) noexcept;
-// Queues h to be resumed by the current loop on its next pass.
+// Where stack_too_deep measures from, and how far the stack may grow from there.
+struct stack_limit {
+  const char* base = nullptr;
+  std::ptrdiff_t bound = 0;  // 0: the default for a thread's stack
+};
+// Makes `limit` the one stack_too_deep applies (a fiber's while it runs); returns the previous
+// one, to put back. Does nothing outside a running loop.
+stack_limit exchange_stack_limit(stack_limit limit) noexcept;
+// Queues h to be resumed by the current loop on its next pass (on a hosting fiber: by that
+// fiber, from its base).
 void resume_later(std::coroutine_handle<> h);
 
 // Where a transfer to h should go: h itself, or (on a deep stack) the loop's queue.
