@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "c10k/http/date.hpp"
+#include "c10k/http/path.hpp"
 
 namespace c10k::baseline {
 namespace {
@@ -34,47 +35,10 @@ const http::response& not_found() {
   return r;
 }
 
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Decodes the %XX escapes of a path into `out`; false for a malformed escape or a NUL.
-bool percent_decode(std::string_view in, std::string& out) {
-  out.clear();
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out += in[i];
-      continue;
-    }
-    if (i + 2 >= in.size()) return false;
-    const int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
-    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return false;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return true;
-}
-
-// True when the decoded relative path cannot leave the root: not absolute, no ".." segment.
-bool stays_below(std::string_view rel) noexcept {
-  if (rel.empty() || rel.front() == '/') return false;
-  std::size_t start = 0;
-  while (start <= rel.size()) {
-    std::size_t slash = rel.find('/', start);
-    if (slash == std::string_view::npos) slash = rel.size();
-    if (rel.substr(start, slash - start) == "..") return false;
-    start = slash + 1;
-  }
-  return true;
-}
-
 // Opens the regular file `encoded` (a URL path) under the root, decoding it into `rel`;
 // returns the fd, or -1. Counts its system calls in `syscalls`.
 int open_static(const site& s, std::string_view encoded, std::string& rel, struct stat& st, std::uint32_t& syscalls) {
-  if (!percent_decode(encoded, rel) || !stays_below(rel)) return -1;
+  if (!http::percent_decode(encoded, rel) || rel.empty() || !http::stays_below(rel)) return -1;
   ++syscalls;
   const int fd = ::openat(s.root_fd, rel.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;

@@ -25,6 +25,7 @@
 
 #include "idle_list.hpp"
 #include "reactor.hpp"
+#include "send_file.hpp"
 
 namespace c10k::baseline {
 namespace {
@@ -275,21 +276,11 @@ class uring_reactor final : public reactor {
   // sendfile has no opcode: call it directly, and wait for POLLOUT through the ring when the
   // socket is full.
   void send_file(connection& c) {
-    const http::file_body& f = c.file.file();
-    while (c.file_sent < f.length()) {
-      off_t at = f.offset() + static_cast<off_t>(c.file_sent);
-      const std::size_t want = f.length() - c.file_sent;
-      const ssize_t n = ::sendfile(c.fd, f.fd(), &at, want);
-      count_syscalls(1);
-      if (n > 0) {
-        c.file_sent += static_cast<std::size_t>(n);
-        if (static_cast<std::size_t>(n) < want) return wait_writable(c);  // the socket is full
-        continue;
-      }
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return wait_writable(c);
-      return close_connection(c);  // an error, or the file shrank under us
-    }
+    std::int64_t calls = 0;
+    const send_file_status sent = send_file_some(c.fd, c.file.file(), c.file_sent, calls);
+    count_syscalls(calls);
+    if (sent == send_file_status::socket_full) return wait_writable(c);
+    if (sent == send_file_status::failed) return close_connection(c);  // an error, or the file shrank under us
     c.file = http::response();  // closes the file
     count_syscalls(1);
     c.file_sent = 0;
