@@ -7,7 +7,7 @@
 #include "c10k/cancel.hpp"
 #include "c10k/event_loop.hpp"
 #include "c10k/http/router.hpp"
-#include "c10k/http/server.hpp"
+#include "c10k/http/server_options.hpp"
 #include "c10k/tcp_listener.hpp"
 
 namespace c10k::http {

@@ -1,0 +1,50 @@
+// server_options: every knob of an HTTP server (listening, limits, timeouts, connection mode),
+// each with a default.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "c10k/http/parser.hpp"
+
+namespace c10k::http {
+
+struct server_options {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 8080;        // 0 picks a free port (see server::port())
+  unsigned threads = 0;             // event loops; 0 = one per CPU
+  std::string backend = "auto";     // io_uring where it works, else epoll; see available_backends()
+  unsigned accept_limit = 0;        // connections accepted per readiness event; 0 = unlimited
+  int backlog = 4096;
+  bool pin_cpus = false;            // pin loop i to CPU i
+  // Limits, each answered with its status code (see parser.hpp for the head's: 414, 431).
+  parse_limits limits{};                         // request line, header block and header count
+  std::size_t max_body_bytes = 8 << 20;          // 413, sent as soon as Content-Length shows it
+  std::size_t max_requests_per_connection = 10'000;  // the last response says Connection: close
+  std::size_t max_connections = 10'000;          // over it, new connections are closed at once
+  std::size_t max_unsent_bytes = 1 << 20;        // pipelined responses held before writing some
+
+  // Timeouts; each expiry closes the connection (408 first when a request was under way).
+  std::chrono::milliseconds header_timeout{10'000};     // a whole request head, from its first
+                                                        // byte (or from accept); progress does
+                                                        // not extend it: slowloris
+  std::chrono::milliseconds body_timeout{10'000};       // silence while a body arrives
+  std::size_t min_body_bytes_per_second = 1024;         // a body's average rate once body_timeout
+                                                        // has passed: slow POST
+  std::chrono::milliseconds keepalive_timeout{60'000};  // idle between requests
+  std::chrono::milliseconds send_timeout{10'000};       // a write that makes no progress: slow reader
+
+  // Each connection on a fiber of its own that runs its coroutine on the fiber's stack
+  // (fiber_options::hosts_coroutines): blocking-style handlers (router.hpp) then run on the
+  // connection's fiber instead of on a fiber per request, for a stack per connection, of which
+  // only the touched pages are resident. fiber_stack_size 0: fiber_stack_pool's default.
+  bool fiber_connections = false;
+  std::size_t fiber_stack_size = 0;
+
+  // How long a graceful stop waits for requests in flight before closing what is left.
+  std::chrono::milliseconds drain_timeout{10'000};
+};
+
+}  // namespace c10k::http
