@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <vector>
 
 #include "c10k/cancel.hpp"
 #include "c10k/event_loop.hpp"
@@ -14,10 +15,30 @@ namespace c10k::http {
 
 // A connection as its loop sees it, for a graceful stop: linked into loop_state while open.
 struct connection_entry {
-  cancel_scope scope;     // cancelled to end the connection's wait for its next request
-  bool idle = false;      // waiting for the first byte of a request: safe to close
+  cancel_scope scope;       // every wait of the connection; its deadline cancels it
+  cancel_scope idle_scope;  // the wait for a next request alone: a graceful stop cancels it,
+                            // and a request that arrived all the same is still answered
+  bool idle = false;        // waiting for the first byte of a request: safe to close
   connection_entry* prev = nullptr;
   connection_entry* next = nullptr;
+};
+
+struct connection_work;
+
+// What a burst of requests needs (reader and writer buffers), kept per loop for the next burst
+// of any connection, so an idle connection holds none of it and a busy one allocates nothing.
+class work_pool {
+ public:
+  work_pool() = default;
+  work_pool(const work_pool&) = delete;
+  ~work_pool();
+  // A reset work object: a kept one, or a new one.
+  connection_work* acquire();
+  // Takes w back (at most a bounded number are kept; the rest are freed).
+  void release(connection_work* w) noexcept;
+
+ private:
+  std::vector<connection_work*> free_;
 };
 
 struct loop_state {
@@ -30,7 +51,9 @@ struct loop_state {
   connection_entry* connections = nullptr;
   std::atomic<std::size_t> connection_count{0};
   std::atomic<std::size_t>* server_connections = nullptr;  // over every loop, for max_connections
-  counter requests;  // answered on this loop
+  counter requests;     // answered on this loop
+  counter head_parses;  // request heads parsed on this loop (a head in pieces may take two)
+  work_pool work;
   // The backend's counters while the loop runs; when it ends, a copy (the backend dies with it).
   std::atomic<const backend_counters*> live_counters{nullptr};
   backend_counters final_counters;

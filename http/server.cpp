@@ -70,7 +70,7 @@ void begin_drain(loop_state& st) {
   st.accept_scope.cancel();
   st.listener.close();
   for (connection_entry* c = st.connections; c; c = c->next)
-    if (c->idle) c->scope.cancel();
+    if (c->idle) c->idle_scope.cancel();
   st.loop->spawn(drain_deadline(st));
   st.finish_drain_if_done();
 }
@@ -187,6 +187,7 @@ server_stats server::stats() const noexcept {
   for (const auto& st : impl_->loops) {
     s.connections += st->connection_count.load(std::memory_order_relaxed);
     s.requests += st->requests;
+    s.head_parses += st->head_parses;
     // A loop that ended copied its counters first; the pointer is cleared before that copy.
     const backend_counters* c = st->live_counters.load();
     const backend_counters& b = c ? *c : st->final_counters;

@@ -18,6 +18,8 @@ namespace c10k::http {
 struct server_stats {
   std::uint64_t connections = 0;     // open now
   std::uint64_t requests = 0;        // requests answered
+  std::uint64_t head_parses = 0;     // request heads parsed (one per request, two at most
+                                     // for a head that arrives in pieces)
   std::uint64_t operations = 0;      // backend operations started
   std::uint64_t syscalls = 0;        // system calls the backends made
   std::uint64_t events = 0;          // readiness or completion events the kernel returned

@@ -35,6 +35,15 @@ struct server_options {
                                                         // has passed: slow POST
   std::chrono::milliseconds keepalive_timeout{60'000};  // idle between requests
   std::chrono::milliseconds send_timeout{10'000};       // a write that makes no progress: slow reader
+  // Lingering close (after a refused request, or with input left unread): the server stops
+  // sending and reads and drops what the client still sends, so that a reset does not destroy
+  // the response on its way; each read may wait lingering_timeout, all of it lingering_time
+  // (nginx's lingering_timeout and lingering_time).
+  std::chrono::milliseconds lingering_timeout{2'000};
+  std::chrono::milliseconds lingering_time{30'000};
+  // Requests a connection answers in one go before it lets the loop turn (timers, other
+  // clients, a graceful stop): a client that pipelines without pause cannot hold a loop.
+  unsigned requests_per_turn = 64;
 
   // Each connection on a fiber of its own that runs its coroutine on the fiber's stack
   // (fiber_options::hosts_coroutines): blocking-style handlers (router.hpp) then run on the

@@ -1,0 +1,84 @@
+// connection_deadline: the one deadline of a connection, with named phases (private to
+// c10k::http).
+#pragma once
+
+#include <cstdint>
+#include <system_error>
+
+#include "c10k/cancel.hpp"
+#include "c10k/event_loop.hpp"
+#include "c10k/time.hpp"
+
+namespace c10k::http {
+
+// What a connection is waiting for; each phase has its own timeout in server_options.
+enum class connection_phase : std::uint8_t {
+  idle,     // between requests: keepalive_timeout (header_timeout before the first request)
+  head,     // a request head under way: header_timeout from that request's first byte
+  body,     // a request body under way: body_timeout of silence, and a minimum rate
+  handler,  // the handler runs: no deadline (handler time never counts against the client)
+  write,    // a response is being sent: send_timeout for each write to make progress
+  linger,   // lingering close: lingering_timeout per read, lingering_time in all
+};
+
+// When the deadline passes, the connection's scope is cancelled with timed_out, which ends
+// whatever I/O the connection waits on, and the connection closes (408 first when a request
+// was under way: the phase says which).
+//
+// Arming and disarming are lazy, because a busy keep-alive connection does both several times
+// per request and the timer heap holds every connection (10,000 idle ones: each heap operation
+// walks 14 levels). The entry in the heap may fire early: it only has to fire no later than
+// the deadline wanted now. When it fires, it is dropped if the deadline was disarmed since,
+// queued again if the deadline moved later, and cancels the scope only once the deadline
+// really passed. So the heap is touched when a deadline moves earlier than the queued entry
+// and when an entry fires, not per request.
+class connection_deadline : private timer_entry {
+ public:
+  connection_deadline(event_loop& loop, cancel_scope& scope) noexcept : loop_(&loop), scope_(&scope) {
+    fire = [](timer_entry* t) { static_cast<connection_deadline*>(t)->expire(); };
+  }
+  connection_deadline(const connection_deadline&) = delete;
+  connection_deadline& operator=(const connection_deadline&) = delete;
+  ~connection_deadline() { loop_->remove_timer(*this); }
+
+  // Enters phase p, which must be over by `at`.
+  void enter(connection_phase p, clock::time_point at) {
+    phase_ = p;
+    wanted_ = at;
+    if (queued()) {
+      if (deadline <= at) return;  // fires early, then queues itself for the rest
+      loop_->remove_timer(*this);
+    }
+    deadline = at;
+    loop_->add_timer(*this);
+  }
+  // Enters a phase without a deadline (the handler's); a queued entry is dropped when it fires.
+  void enter_untimed(connection_phase p) noexcept {
+    phase_ = p;
+    wanted_ = clock::time_point::max();
+  }
+  // The phase the connection is in.
+  connection_phase phase() const noexcept { return phase_; }
+  // True once the deadline of the current phase passed (the scope was cancelled by it).
+  bool expired() const noexcept { return expired_; }
+
+ private:
+  void expire() {
+    if (wanted_ == clock::time_point::max()) return;
+    if (wanted_ > loop_->now()) {
+      deadline = wanted_;
+      loop_->add_timer(*this);
+      return;
+    }
+    expired_ = true;
+    scope_->cancel(std::make_error_code(std::errc::timed_out));
+  }
+
+  event_loop* loop_;
+  cancel_scope* scope_;
+  clock::time_point wanted_ = clock::time_point::max();  // max: no deadline
+  connection_phase phase_ = connection_phase::idle;
+  bool expired_ = false;
+};
+
+}  // namespace c10k::http

@@ -1,0 +1,77 @@
+// response_writer: owns the framing of every response a connection sends (private to
+// c10k::http).
+//
+// Responses leave in request order, batched: all the responses produced from one read go out
+// in one writev. The writer alone writes Content-Length, Transfer-Encoding and Connection; a
+// handler that sets them, or puts CR, LF or NUL in a header, gets a 500 in its place (logged),
+// so nothing it does can split a response or desynchronise the next one. 1xx, 204, 304 and
+// answers to HEAD carry no body bytes. An interim 100 Continue goes out only after every
+// earlier response.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "c10k/http/parser.hpp"
+#include "c10k/http/response.hpp"
+#include "connection_io.hpp"
+
+namespace c10k::http {
+
+class response_writer {
+ public:
+  // Binds the writer to a connection for a burst of requests.
+  void bind(connection_io& io) noexcept { io_ = &io; }
+
+  // Queues r as the answer to the request with `head`; `may_continue` says whether the server
+  // would keep the connection (not draining, under max_requests). Returns whether the
+  // connection stays open after this response.
+  bool add(response&& r, const request_head& head, bool may_continue);
+  // Queues an error answer (status, a one-line text) that closes the connection.
+  void add_error(int status, std::string_view why);
+  // True when nothing is queued.
+  bool empty() const noexcept { return parts_.empty(); }
+  // True when enough is queued (bytes, or open files) that it should be sent before more.
+  bool should_flush() const noexcept;
+  // Sends everything queued; returns the error that ended it.
+  task<result<void>> flush();
+  // Sends "100 Continue", after everything queued before it.
+  task<result<void>> send_continue();
+  // Sends a streamed response: what is queued, its head, then the body as `producer` writes
+  // it (chunked on HTTP/1.1); returns false when the connection must close.
+  task<bool> send_stream(response&& r, const request_head& head, bool keep_alive);
+  // One last try to tell the client why it is being closed (1 s, outside the connection's
+  // scope, which may be cancelled already).
+  task<void> last_word(int status, std::string_view why);
+  // Forgets what is queued; keeps buffers' capacity unless it grew past `keep` bytes.
+  void reset(std::size_t keep) noexcept;
+
+  // Writes every vector, each write under send_timeout to make progress; returns the error.
+  task<result<void>> write_all(std::span<iovec> iov);
+
+ private:
+  struct part {
+    std::size_t offset;  // into bytes_ (when body == npos)
+    std::size_t length;
+    std::size_t body;    // index into bodies_, or npos
+  };
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+  void queue(response&& r, bool keep_alive, int version_minor, bool head_only);
+  task<result<void>> send_file(const file_body& f);
+  std::span<iovec> merged(std::size_t from, std::size_t to);
+
+  connection_io* io_ = nullptr;
+  std::string bytes_;            // heads and small bodies, back to back
+  std::vector<part> parts_;
+  std::vector<response> bodies_; // responses whose bodies are sent from where they lie
+  std::size_t body_bytes_ = 0;
+  std::size_t files_ = 0;
+  std::vector<iovec> iov_;
+};
+
+}  // namespace c10k::http
