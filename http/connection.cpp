@@ -116,7 +116,12 @@ task<bool> serve_streamed(connection_core& c, request& req, const handler& h, re
   body_stream body(reader, input, writer);
   req.set_body_stream(&body);
   c.deadline.enter_untimed(connection_phase::handler);
-  response resp = co_await call_handler(h, req);
+  response resp;
+  try {
+    resp = co_await h(req);
+  } catch (...) {
+    resp = handler_failed(req);
+  }
   const bool body_ok = co_await body.drain();
   ++c.served;
   ++c.state.requests;
@@ -189,14 +194,26 @@ task<bool> serve_requests(connection_core& c, recv_buffer first) {
       case read_status::request: {
         req.set_body(reader.body());
         c.deadline.enter_untimed(connection_phase::handler);
-        // Not `h ? co_await ... : ...`: GCC 12 destroys temporaries of a co_await inside a
-        // conditional expression twice.
-        response resp = std::move(route.fallback);
-        if (route.handler_fn) resp = co_await call_handler(*route.handler_fn, req);
-        ++c.served;
-        ++c.state.requests;
-        if (resp.stream()) keep = co_await writer.send_stream(std::move(resp), reader.head(), may_continue(c));
-        else keep = writer.add(std::move(resp), reader.head(), may_continue(c));
+        if (!route.handler_fn) {
+          ++c.served;
+          ++c.state.requests;
+          keep = writer.add(std::move(route.fallback), reader.head(), may_continue(c));
+        } else {
+          // The response is built in place and queued inside the try: no default response to
+          // construct and move over per request.
+          try {
+            response resp = co_await (*route.handler_fn)(req);
+            ++c.served;
+            ++c.state.requests;
+            if (resp.stream()) keep = co_await writer.send_stream(std::move(resp), reader.head(), may_continue(c));
+            else keep = writer.add(std::move(resp), reader.head(), may_continue(c));
+          } catch (...) {
+            response failed = handler_failed(req);
+            ++c.served;
+            ++c.state.requests;
+            keep = writer.add(std::move(failed), reader.head(), may_continue(c));
+          }
+        }
         reader.finish_request();
         input.request_done();
         break;

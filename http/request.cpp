@@ -7,7 +7,7 @@ namespace c10k::http {
 request::request(const request_head& head, std::string_view body) noexcept : head_(&head), body_(body) {
   std::string_view t = head.target;
   // absolute-form: the path starts after the authority.
-  if (auto scheme = t.find("://"); scheme != std::string_view::npos && t.front() != '/') {
+  if (auto scheme = !t.empty() && t.front() != '/' ? t.find("://") : std::string_view::npos; scheme != std::string_view::npos) {
     auto slash = t.find('/', scheme + 3);
     t = slash == std::string_view::npos ? std::string_view("/") : t.substr(slash);
   }

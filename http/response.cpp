@@ -21,16 +21,23 @@ file_body::~file_body() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+bool response::is_content_type(std::string_view name) noexcept {
+  constexpr std::string_view want = "content-type";
+  for (std::size_t i = 0; i < want.size(); ++i)
+    if ((name[i] | 0x20) != want[i]) return false;
+  return true;
+}
+
 response response::text(int status, std::string body) {
   response r(status);
-  r.set_header("Content-Type", "text/plain; charset=utf-8");
+  r.content_type_ = "text/plain; charset=utf-8";
   r.body_ = std::move(body);
   return r;
 }
 
 response response::json(int status, std::string body) {
   response r(status);
-  r.set_header("Content-Type", "application/json");
+  r.content_type_ = "application/json";
   r.body_ = std::move(body);
   return r;
 }
@@ -91,6 +98,11 @@ void append_head(std::string& out, const response& r, std::string_view date, boo
     } else if (version_minor >= 1) {
       out += "Transfer-Encoding: chunked\r\n";
     }
+  }
+  if (!r.content_type().empty()) {
+    out += "Content-Type: ";
+    out += r.content_type();
+    out += "\r\n";
   }
   for (const auto& [name, value] : r.headers()) {
     out += name;

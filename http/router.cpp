@@ -27,16 +27,20 @@ bool is_rest_param(std::string_view s) { return is_param(s) && s.size() > 5 && s
 }  // namespace
 
 router& router::add(std::string_view method, std::string_view pattern, handler h, route_options options) {
-  route r{std::string(method), {}, std::move(h), options};
+  route r{std::string(method), {}, std::move(h), options, {}, true};
   each_segment(pattern, [&](std::string_view seg) {
     r.segments.emplace_back(seg);
+    if (is_param(seg)) r.exact = false;
     return true;
   });
+  if (r.exact) r.path = pattern.substr(!pattern.empty() && pattern.front() == '/');
   routes_.push_back(std::move(r));
   return *this;
 }
 
 bool router::match(const route& r, std::string_view path, request* req) {
+  // Most routes have no parameters: one comparison instead of a walk over the segments.
+  if (r.exact) return path.substr(!path.empty() && path.front() == '/') == r.path;
   std::size_t i = 0;
   bool rest = false;
   bool ok = each_segment(path, [&](std::string_view seg) {

@@ -64,11 +64,16 @@ class response {
   const std::string& body() const noexcept { return body_; }
   std::string& body() noexcept { return body_; }
   const std::vector<std::pair<std::string, std::string>>& headers() const noexcept { return headers_; }
-  // Adds a header. Content-Length, Date and Connection are the server's: do not set them.
+  // Adds a header. Content-Length, Transfer-Encoding and Connection are the server's: a
+  // response that sets them is answered with a 500 instead. A Content-Type set here replaces
+  // the one text() and json() give.
   response& set_header(std::string name, std::string value) {
+    if (!content_type_.empty() && name.size() == 12 && is_content_type(name)) content_type_ = {};
     headers_.emplace_back(std::move(name), std::move(value));
     return *this;
   }
+  // The Content-Type that text() or json() gave (sent before headers()), or empty.
+  std::string_view content_type() const noexcept { return content_type_; }
   response& set_body(std::string body) {
     body_ = std::move(body);
     return *this;
@@ -97,8 +102,11 @@ class response {
   bool closes_connection() const noexcept { return close_; }
 
  private:
+  static bool is_content_type(std::string_view name) noexcept;
+
   int status_;
   bool close_ = false;
+  std::string_view content_type_;  // a literal: text() and json() set it without allocating
   std::vector<std::pair<std::string, std::string>> headers_;
   std::string body_;
   file_body file_;

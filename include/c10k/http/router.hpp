@@ -67,6 +67,8 @@ class router {
     std::vector<std::string> segments;  // "{name}" for parameters
     handler h;
     route_options options;
+    std::string path;   // the pattern without its leading '/', when exact
+    bool exact = true;  // no parameters: matched by comparing the whole path
   };
   static bool match(const route& r, std::string_view path, request* req);
   std::vector<route> routes_;
