@@ -166,7 +166,9 @@ C10K_INSTANTIATE_FOR_EVERY_BACKEND(static_files_safety_test);
 // open_beneath itself, whichever way this process resolves (C10K_OPENAT2=0 forces the walk).
 TEST(open_beneath, resolves_the_way_the_environment_asks) {
   const char* e = std::getenv("C10K_OPENAT2");
-  if (e && std::string_view(e) == "0") EXPECT_FALSE(http::detail::open_beneath_uses_openat2());
+  if (e && std::string_view(e) == "0") {
+    EXPECT_FALSE(http::detail::open_beneath_uses_openat2());
+  }
   const int root = ::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   ASSERT_GE(root, 0);
   auto passwd = http::detail::open_beneath(root, "etc/passwd");
