@@ -4,10 +4,15 @@
 //   /plain     a one-byte body (the paper's one-byte workload)
 //   /json      a small JSON object
 //   POST /echo the request body back
+//   /delay/ms  an answer after ms milliseconds (at most 60,000): a long poll, a timer, no thread
 //   /static/…  files under --root, when given
+//   /stats     the server's counters
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <sys/resource.h>
+
+#include <charconv>
 #include <cstdio>
 #include <string>
 
@@ -15,8 +20,45 @@
 #include "c10k/http/server.hpp"
 #include "c10k/http/static_files.hpp"
 #include "c10k/runtime.hpp"
+#include "c10k/time.hpp"
 
 using namespace c10k;
+
+namespace {
+
+// A C10K server takes what the fd limit allows: the soft RLIMIT_NOFILE (often 1,024) goes up
+// to the hard one. Returns the soft limit in force.
+rlim_t raise_fd_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  return rl.rlim_cur;
+}
+
+// "http://host:port/", with an IPv6 address in brackets as a URL needs it.
+std::string url_of(const std::string& host, std::uint16_t port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  return fmt::format("http://{}{}{}:{}/", v6 ? "[" : "", host, v6 ? "]" : "", port);
+}
+
+// GET /delay/{ms}: answers after ms milliseconds on a timer of the loop, no thread held (the
+// long poll a C10K server is for). 400 for anything but a number of at most 60,000.
+task<http::response> delayed(http::request& q) {
+  constexpr unsigned max_ms = 60'000;
+  const std::string_view text = q.param("ms");
+  unsigned ms = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || ms > max_ms)
+    co_return http::response::text(400, fmt::format("delay: a whole number of milliseconds, at most {}\n", max_ms));
+  co_await sleep_for(std::chrono::milliseconds(ms));
+  co_return http::response::text(200, fmt::format("delayed {} ms\n", ms));
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   http::server_options opt;
@@ -25,7 +67,7 @@ int main(int argc, char** argv) {
   std::string backend_list;
   for (const auto& b : backends) backend_list += (backend_list.empty() ? "" : ", ") + b;
 
-  CLI::App app{"c10k sample HTTP server: /, /plain, /json, POST /echo, and /static/ from --root"};
+  CLI::App app{"c10k sample HTTP server: /, /plain, /json, POST /echo, /delay/{ms}, /stats, and /static/ from --root"};
   app.add_option("--host", opt.host, "address to listen on")->capture_default_str();
   app.add_option("--port", opt.port, "TCP port (0 picks a free one)")->capture_default_str();
   app.add_option("--threads", opt.threads, "event loops, one thread each (0: one per CPU)")->capture_default_str();
@@ -37,13 +79,19 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--root", root, "serve the files under this directory at /static/")->check(CLI::ExistingDirectory);
   app.add_flag("--pin", opt.pin_cpus, "pin loop i to CPU i");
-  app.add_option("--max-connections", opt.max_connections, "connections open at once; more are closed at accept")
+  app.add_option("--max-connections", opt.max_connections,
+                 "connections open at once; more are closed at accept (0: what the fd limit allows, less 5%)")
       ->capture_default_str();
   app.add_option("--max-requests", opt.max_requests_per_connection,
                  "requests per connection before it closes (0: no limit)")
       ->capture_default_str();
-  unsigned keepalive_s = 60;
+  // Timeouts in whole seconds, as nginx takes them (its client_header_timeout, ...).
+  unsigned keepalive_s = 60, header_s = 10, body_s = 10, send_s = 10;
   app.add_option("--keepalive-timeout", keepalive_s, "seconds an idle keep-alive connection stays open")->capture_default_str();
+  app.add_option("--header-timeout", header_s, "seconds for a whole request head, from its first byte (408)")
+      ->capture_default_str();
+  app.add_option("--body-timeout", body_s, "seconds of silence while a request body arrives (408)")->capture_default_str();
+  app.add_option("--send-timeout", send_s, "seconds a write to a client may make no progress")->capture_default_str();
   std::string mode = "coroutine";
   app.add_option("--mode", mode, "how connections run: coroutine, or fiber (each connection on a fiber, blocking-style handlers)")
       ->check(CLI::IsMember({"coroutine", "fiber"}))
@@ -58,6 +106,9 @@ int main(int argc, char** argv) {
   }
 
   opt.keepalive_timeout = std::chrono::seconds(keepalive_s);
+  opt.header_timeout = std::chrono::seconds(header_s);
+  opt.body_timeout = std::chrono::seconds(body_s);
+  opt.send_timeout = std::chrono::seconds(send_s);
   opt.fiber_connections = mode == "fiber";
 
   // The routes as plain functions; coroutine mode wraps each in a coroutine that returns at
@@ -83,6 +134,7 @@ int main(int argc, char** argv) {
   add("GET", "/plain", plain);
   add("GET", "/json", json);
   add("POST", "/echo", echo);
+  routes.get("/delay/{ms}", delayed);  // a coroutine in both modes: a fiber would only wait too
   if (!root.empty()) routes.get("/static/{path...}", http::static_files(root));
   // The counters a benchmark reads before and after a run (system calls per request, ...).
   http::server* running = nullptr;
@@ -94,16 +146,17 @@ int main(int argc, char** argv) {
                          s.buffers_in_use) + "\n");
   });
 
+  raise_fd_limit();
   http::server srv(std::move(routes), opt);
   running = &srv;
   if (auto r = srv.start(); !r) {
-    fmt::print(stderr, "c10k-server: cannot listen on {}:{}: {}\n", opt.host, opt.port, r.error().message());
+    fmt::print(stderr, "c10k-server: cannot listen on {}: {}\n", url_of(opt.host, opt.port), r.error().message());
     return 1;
   }
   const unsigned threads = opt.threads ? opt.threads : available_cpus();
-  fmt::print("c10k-server: serving http://{}:{}/ on {} with {} thread{}, {} handlers{}\n", opt.host, srv.port(),
-             srv.backend_name(), threads, threads == 1 ? "" : "s", mode,
-             root.empty() ? "" : ", files from " + root + " at /static/");
+  fmt::print("c10k-server: serving {} on {} with {} thread{}, {} handlers, up to {} connections{}\n",
+             url_of(opt.host, srv.port()), srv.backend_name(), threads, threads == 1 ? "" : "s", mode,
+             srv.max_connections(), root.empty() ? "" : ", files from " + root + " at /static/");
   std::fflush(stdout);
   auto r = srv.run();  // returns after SIGINT/SIGTERM and a graceful stop
   fmt::print("c10k-server: stopped\n");

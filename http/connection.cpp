@@ -138,17 +138,10 @@ task<bool> serve_requests(connection_core& c, recv_buffer first) {
   request_reader& reader = work->reader;
   response_writer& writer = work->writer;
   connection_io io{c.stream, c.entry.scope, c.deadline, opt, *c.state.loop};
-  reader.configure(opt.limits, opt.max_body_bytes);
+  reader.configure(opt.limits, opt.max_body_bytes, &c.state.head_parses);
   writer.bind(io);
   connection_input input(io, reader);
   input.start(std::move(first));
-  const std::uint64_t parses_before = reader.head_parses();
-  struct count_parses {
-    loop_state& st;
-    request_reader& r;
-    std::uint64_t before;
-    ~count_parses() { st.head_parses += r.head_parses() - before; }
-  } counted{c.state, reader, parses_before};
 
   request req(reader.head(), {});
   route_match route;

@@ -41,6 +41,25 @@ class work_pool {
   std::vector<connection_work*> free_;
 };
 
+// The connection cap every loop of one server shares: a connection takes its slot when it is
+// accepted, before its coroutine is spawned, so a burst accepted in one go cannot overshoot it.
+struct connection_cap {
+  std::size_t limit = 0;              // max_connections in force (derived from the fd limit for 0)
+  std::atomic<std::size_t> open{0};   // connections accepted and not yet ended, over every loop
+  std::atomic<bool> reported{false};  // the cap was logged; again only after falling 10% below it
+
+  // Takes a slot for a connection being accepted; returns false at the cap.
+  bool reserve() noexcept {
+    if (open.fetch_add(1, std::memory_order_relaxed) < limit) return true;
+    open.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+  }
+  void release() noexcept {
+    const std::size_t before = open.fetch_sub(1, std::memory_order_relaxed);
+    if (before < limit - limit / 10) reported.store(false, std::memory_order_relaxed);
+  }
+};
+
 struct loop_state {
   event_loop* loop = nullptr;
   const router* routes = nullptr;
@@ -50,7 +69,7 @@ struct loop_state {
   bool accepting = false;
   connection_entry* connections = nullptr;
   std::atomic<std::size_t> connection_count{0};
-  std::atomic<std::size_t>* server_connections = nullptr;  // over every loop, for max_connections
+  connection_cap* cap = nullptr;  // the server's; the accept loop reserves, unlink() releases
   counter requests;     // answered on this loop
   counter head_parses;  // request heads parsed on this loop (a head in pieces may take two)
   work_pool work;
@@ -64,14 +83,13 @@ struct loop_state {
     if (connections) connections->prev = &c;
     connections = &c;
     connection_count.fetch_add(1, std::memory_order_relaxed);
-    server_connections->fetch_add(1, std::memory_order_relaxed);
   }
   void unlink(connection_entry& c) noexcept {
     if (c.prev) c.prev->next = c.next;
     else connections = c.next;
     if (c.next) c.next->prev = c.prev;
     connection_count.fetch_sub(1, std::memory_order_relaxed);
-    server_connections->fetch_sub(1, std::memory_order_relaxed);
+    cap->release();  // the slot the accept loop reserved for this connection
     finish_drain_if_done();
   }
   // Ends the loop once a drain has nothing left to wait for.

@@ -61,7 +61,7 @@ bool request_reader::head_may_be_complete() noexcept {
 
 read_status request_reader::read_head() {
   if (pos_ == in_.size() || !head_may_be_complete()) return read_status::need_input;
-  ++head_parses_;
+  if (parses_) ++*parses_;
   const std::string_view avail(in_.data() + pos_, in_.size() - pos_);
   const parse_result r = parse_request_head(avail, head_, limits_);
   if (r.status == parse_status::incomplete) return read_status::need_input;

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "c10k/backend.hpp"
 #include "c10k/http/parser.hpp"
 
 namespace c10k::http {
@@ -31,10 +32,11 @@ enum class piece_status : std::uint8_t { piece, end, need_input, error };
 
 class request_reader {
  public:
-  // Sets the limits the next requests are read under.
-  void configure(const parse_limits& limits, std::uint64_t max_body) noexcept {
+  // Sets the limits the next requests are read under, and the counter of heads parsed.
+  void configure(const parse_limits& limits, std::uint64_t max_body, counter* parses) noexcept {
     limits_ = limits;
     max_body_ = max_body;
+    parses_ = parses;
   }
 
   // Appends received bytes (copied).
@@ -69,8 +71,6 @@ class request_reader {
   // Forgets everything buffered; keeps the buffers' capacity unless it grew past `keep`.
   void reset(std::size_t keep) noexcept;
 
-  // Heads parsed so far (a head that arrives in pieces is parsed when it looks complete).
-  std::uint64_t head_parses() const noexcept { return head_parses_; }
 
  private:
   enum class state : std::uint8_t { head, body, stream, complete, failed };
@@ -99,7 +99,7 @@ class request_reader {
   std::uint64_t body_received_ = 0;
   std::string piece_;       // the last streamed piece, for a chunked body
   parse_error error_ = parse_error::none;
-  std::uint64_t head_parses_ = 0;
+  counter* parses_ = nullptr;  // heads parsed (a head in pieces is parsed when it looks complete)
 };
 
 }  // namespace c10k::http

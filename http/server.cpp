@@ -1,7 +1,9 @@
 #include "c10k/http/server.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "c10k/fiber.hpp"
@@ -19,17 +21,48 @@ bool is_fd_exhaustion(std::error_code ec) {
          ec == std::errc::no_buffer_space || ec == std::errc::not_enough_memory;
 }
 
+// The cap when max_connections is 0: what the soft fd limit leaves after a reserve for files,
+// listeners and the backends' own fds (5% of it, at least 64).
+std::size_t cap_from_fd_limit() noexcept {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1'000'000;
+  const rlim_t reserve = std::max<rlim_t>(64, rl.rlim_cur / 20);
+  return rl.rlim_cur > reserve ? static_cast<std::size_t>(rl.rlim_cur - reserve) : 1;
+}
+
+// Closes the loop's listener when the accept loop's frame goes: when the accept loop ends, or
+// at the latest when its loop is destroyed (the loop destroys its tasks first, on its own
+// thread, while it is still whole). A parameter of accept_loop rather than a local, so that it
+// goes with the frame even when the loop was stopped before the task ever ran (a start() that
+// failed on another loop), and no listener outlives the loop it points to.
+struct listener_closer {
+  loop_state* st;
+  explicit listener_closer(loop_state& s) noexcept : st(&s) {}
+  listener_closer(listener_closer&& o) noexcept : st(std::exchange(o.st, nullptr)) {}
+  listener_closer& operator=(listener_closer&&) = delete;
+  ~listener_closer() {
+    if (st) st->listener.close();
+  }
+};
+
 // Accepts connections and gives each its own coroutine (on a fiber of its own, with
-// fiber_connections), until the listener closes. When the
-// fd table is full, accepting pauses instead of spinning on a listener that stays readable.
-task<void> accept_loop(loop_state& st) {
+// fiber_connections), until the listener closes. A connection takes its slot under
+// max_connections here, before its coroutine is spawned, so a burst accepted in one go cannot
+// overshoot the cap; over it, the connection is closed at once (cheaper than letting it queue),
+// and the first refusal of an episode is logged. When the fd table is full, accepting pauses
+// instead of spinning on a listener that stays readable.
+task<void> accept_loop(loop_state& st, listener_closer) {
   bool reported = false;
   while (!st.draining) {
     auto s = co_await st.listener.accept();
     if (s) {
       reported = false;
-      // Over the limit, a new connection is closed at once: cheaper than letting it queue.
-      if (st.server_connections->load(std::memory_order_relaxed) >= st.options->max_connections) continue;
+      if (!st.cap->reserve()) {
+        if (!st.cap->reported.exchange(true, std::memory_order_relaxed))
+          log(log_level::warning, "max_connections ({}) reached: closing new connections at accept until some end",
+              st.cap->limit);
+        continue;
+      }
       (void)s->set_nodelay();
       if (st.options->fiber_connections) {
         fiber_options fo;
@@ -79,7 +112,7 @@ void begin_drain(loop_state& st) {
 
 struct server::impl {
   router routes;
-  std::atomic<std::size_t> connections{0};
+  connection_cap cap;
   std::unique_ptr<runtime> rt;
   std::vector<std::unique_ptr<loop_state>> loops;
   std::atomic<bool> stop_requested{false};
@@ -135,6 +168,9 @@ result<void> server::start() {
     }
   }
 
+  impl_->cap.limit = options_.max_connections ? options_.max_connections : cap_from_fd_limit();
+  impl_->cap.open = 0;
+  impl_->cap.reported = false;
   for (unsigned i = 0; i < n; ++i) impl_->loops.push_back(std::make_unique<loop_state>());
   impl_->rt = std::make_unique<runtime>(runtime_options{.threads = n, .backend = options_.backend, .pin_cpus = options_.pin_cpus});
   try {
@@ -143,19 +179,23 @@ result<void> server::start() {
       st.loop = &loop;
       st.routes = &impl_->routes;
       st.options = &options_;
-      st.server_connections = &impl_->connections;
+      st.cap = &impl_->cap;
       auto l = tcp_listener::adopt(loop, std::exchange(fds[i], -1), lo);
       if (!l) throw std::system_error(l.error(), "listener");
       st.listener = std::move(*l);
       st.accepting = true;
       st.live_counters = &loop.io().counters();
       if (i == 0) backend_name_ = loop.io().name();
-      loop.spawn(accept_loop(st));
+      loop.spawn(accept_loop(st, listener_closer(st)));
     });
   } catch (const std::system_error& e) {
+    // Every loop is gone by now (runtime::start stopped and joined those that started, which
+    // closed their listeners); the rest of the state goes with them, so that stats() reads no
+    // dead loop and a later start() begins afresh.
     for (int fd : fds)
       if (fd >= 0) ::close(fd);
     impl_->rt.reset();
+    impl_->loops.clear();
     return e.code();
   }
   return {};
@@ -198,6 +238,8 @@ server_stats server::stats() const noexcept {
   }
   return s;
 }
+
+std::size_t server::max_connections() const noexcept { return impl_->cap.limit; }
 
 std::size_t server::connection_count() const noexcept {
   std::size_t n = 0;

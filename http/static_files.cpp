@@ -4,14 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <climits>
-#include <cstdlib>
-
 #include <fmt/format.h>
 
 #include "c10k/http/date.hpp"
 #include "c10k/http/path.hpp"
 #include "c10k/offload.hpp"
+#include "open_beneath.hpp"
 
 namespace c10k::http {
 namespace {
@@ -23,26 +21,33 @@ struct file_reply {
   std::string path;
 };
 
-// Runs on a helper thread: resolves the path and opens the file (both may block on disk).
+// Runs on a helper thread: opens the file beneath the root (which may block on disk). 404 for
+// anything missing or outside the root, 403 for what is there but not a regular file.
 file_reply open_file(const std::string& root, std::string_view encoded) {
   file_reply reply;
   std::string rel;
   if (!percent_decode(encoded, rel) || !stays_below(rel)) return reply;
-  char real_root[PATH_MAX], real_file[PATH_MAX];
-  if (!::realpath(root.c_str(), real_root)) return reply;
-  std::string full = std::string(real_root) + "/" + rel;
-  struct stat st;
-  if (::stat(full.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) full += "/index.html";
-  if (!::realpath(full.c_str(), real_file)) return reply;
-  const std::string_view resolved(real_file), base(real_root);
-  // Symlinks are followed only while they stay inside the root.
-  if (resolved.size() <= base.size() || resolved.substr(0, base.size()) != base || resolved[base.size()] != '/') return reply;
-  int fd = ::open(real_file, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return reply;
-  reply.file = file_body(fd, 0, 0);
-  if (::fstat(fd, &reply.st) < 0 || !S_ISREG(reply.st.st_mode)) return reply;
+  // The root by path, once per request (so a root swapped for a new release is picked up);
+  // everything below it through this fd only.
+  const int root_fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) return reply;
+  auto opened = detail::open_beneath(root_fd, rel);
+  if (opened) reply.file = file_body(*opened, 0, 0);
+  if (opened && ::fstat(*opened, &reply.st) == 0 && S_ISDIR(reply.st.st_mode)) {
+    rel += rel.empty() || rel.back() == '/' ? "index.html" : "/index.html";
+    opened = detail::open_beneath(root_fd, rel);
+    reply.file = opened ? file_body(*opened, 0, 0) : file_body();
+    if (opened && ::fstat(*opened, &reply.st) < 0) reply.file = file_body();
+  }
+  ::close(root_fd);
+  if (!reply.file) return reply;
+  if (!S_ISREG(reply.st.st_mode)) {
+    reply.status = 403;  // a FIFO, device or socket: opened nonblocking at most, never read
+    reply.file = file_body();
+    return reply;
+  }
   reply.status = 200;
-  reply.path = real_file;
+  reply.path = std::move(rel);
   return reply;
 }
 
@@ -125,6 +130,7 @@ handler static_files(std::string root, std::string param) {
   return [root = std::move(root), param = std::move(param)](request& req) -> task<response> {
     std::string encoded(req.param(param));
     file_reply f = co_await offload([&root, &encoded] { return open_file(root, encoded); });
+    if (f.status == 403) co_return response::text(403, "Forbidden\n");
     if (f.status != 200) co_return response::text(404, "Not Found\n");
 
     const std::uint64_t size = static_cast<std::uint64_t>(f.st.st_size);

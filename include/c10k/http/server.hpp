@@ -51,6 +51,9 @@ class server {
   const server_options& options() const noexcept { return options_; }
   // The backend the loops run on once started ("epoll" when io_uring was asked for but refused).
   std::string_view backend_name() const noexcept { return backend_name_; }
+  // The connection cap in force once started: options().max_connections, or, when that is 0,
+  // what the soft RLIMIT_NOFILE leaves after a reserve (5%, at least 64) for other fds.
+  std::size_t max_connections() const noexcept;
   // Connections open right now, summed over the loops (approximate while they change).
   std::size_t connection_count() const noexcept;
   // The counters of every loop, summed; callable from any thread, also after the loops ended.

@@ -23,7 +23,9 @@ struct server_options {
   parse_limits limits{};                         // request line, header block and header count
   std::size_t max_body_bytes = 8 << 20;          // 413, sent as soon as Content-Length shows it
   std::size_t max_requests_per_connection = 10'000;  // the last response says Connection: close
-  std::size_t max_connections = 10'000;          // over it, new connections are closed at once
+  std::size_t max_connections = 0;               // over it, new connections are closed at accept;
+                                                 // 0: what the fd limit allows at start(), less
+                                                 // a reserve (server::max_connections())
   std::size_t max_unsent_bytes = 1 << 20;        // pipelined responses held before writing some
 
   // Timeouts; each expiry closes the connection (408 first when a request was under way).
