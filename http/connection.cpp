@@ -14,6 +14,10 @@
 // parks wherever the coroutine would suspend (coroutine_host.hpp), so blocking-style handlers
 // run on the connection's stack.
 #include <array>
+#include <optional>
+
+#include "c10k/fiber.hpp"
+#include "c10k/io_awaiter.hpp"
 
 #include "body_stream.hpp"
 #include "connection_input.hpp"
@@ -62,14 +66,45 @@ void work_pool::release(connection_work* w) noexcept {
 
 namespace {
 
-// What a connection keeps for its whole life, idle or not: small, since 10,000 idle
-// connections hold 10,000 of these and nothing else.
-struct connection_core {
-  tcp_stream& stream;
+// What a connection keeps for its whole life. Between requests this object is all there is of
+// it (no coroutine frame): the socket, the deadline, and the wait for the next request, which
+// resumes no coroutine but calls on_ready(), which starts a burst.
+class connection final : public connection_entry {
+ public:
+  connection(tcp_stream s, loop_state& st) : stream(std::move(s)), state(st), deadline(*st.loop) { state.link(*this); }
+  connection(const connection&) = delete;
+  ~connection() { state.unlink(*this); }
+
+  // Waits, idle, for the first bytes of a next request (or closes, when the server drains).
+  void wait_idle();
+  // True while it waits idle in this object alone (no task or fiber owns it then).
+  bool hibernating() const noexcept { return wait_.has_value(); }
+
+  tcp_stream stream;
   loop_state& state;
-  connection_entry& entry;
-  connection_deadline& deadline;
-  std::size_t served = 0;  // requests answered on this connection
+  connection_deadline deadline;
+  std::uint32_t served = 0;  // requests answered on this connection
+
+ private:
+  static void on_ready(void* self);
+  void start_burst(recv_buffer first);
+
+  std::optional<io_awaiter> wait_;  // the idle receive, while idle
+};
+
+// Owns a connection while a burst serves it: the connection closes with the burst, unless the
+// burst hands it back to its idle wait.
+class burst_owner {
+ public:
+  explicit burst_owner(connection* c) noexcept : c_(c) {}
+  burst_owner(burst_owner&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
+  burst_owner& operator=(burst_owner&&) = delete;
+  ~burst_owner() { delete c_; }
+  connection& operator*() const noexcept { return *c_; }
+  connection* release() noexcept { return std::exchange(c_, nullptr); }
+
+ private:
+  connection* c_;
 };
 
 // Holds a work object from the loop's pool for one burst.
@@ -103,7 +138,7 @@ task<void> linger_close(connection_io& io) {
 }
 
 // Whether the server would keep the connection after the request it is answering.
-bool may_continue(const connection_core& c) noexcept {
+bool may_continue(const connection& c) noexcept {
   const server_options& o = *c.state.options;
   return !c.state.draining && (o.max_requests_per_connection == 0 || c.served < o.max_requests_per_connection);
 }
@@ -111,7 +146,7 @@ bool may_continue(const connection_core& c) noexcept {
 // Answers the request whose head the reader just parsed, on a route that reads its body as a
 // stream: the handler runs now and reads the body as it arrives. Returns whether the
 // connection stays open.
-task<bool> serve_streamed(connection_core& c, request& req, const handler& h, request_reader& reader,
+task<bool> serve_streamed(connection& c, request& req, const handler& h, request_reader& reader,
                           connection_input& input, response_writer& writer) {
   body_stream body(reader, input, writer);
   req.set_body_stream(&body);
@@ -132,12 +167,14 @@ task<bool> serve_streamed(connection_core& c, request& req, const handler& h, re
 // that follow without a pause, until the connection is idle again (nothing unanswered, every
 // response sent): returns true then, false when the connection must close. What a request
 // needs lives in this frame and in a pooled work object, both given back when the burst ends.
-task<bool> serve_requests(connection_core& c, recv_buffer first) {
+task<bool> serve_requests(connection& c, recv_buffer first) {
   const server_options& opt = *c.state.options;
+  cancel_scope scope;  // every wait of the burst; the deadline cancels it
+  c.deadline.retarget(&scope);
   work_lease work(c.state.work);
   request_reader& reader = work->reader;
   response_writer& writer = work->writer;
-  connection_io io{c.stream, c.entry.scope, c.deadline, opt, *c.state.loop};
+  connection_io io{c.stream, scope, c.deadline, opt, *c.state.loop};
   reader.configure(opt.limits, opt.max_body_bytes, &c.state.head_parses);
   writer.bind(io);
   connection_input input(io, reader);
@@ -154,7 +191,10 @@ task<bool> serve_requests(connection_core& c, recv_buffer first) {
     switch (reader.next()) {
       case read_status::need_input: {
         if (!writer.empty() && !co_await writer.flush()) co_return false;
-        if (reader.empty()) co_return true;  // idle again: the caller waits, in a small frame
+        if (reader.empty()) {  // idle again
+          c.deadline.retarget(nullptr);
+          co_return true;
+        }
         if (reader.in_body() && reader.head().expect_continue && !continue_sent) {
           continue_sent = true;  // the client waits for a go-ahead before sending the body
           if (!co_await writer.send_continue()) co_return false;
@@ -235,31 +275,97 @@ task<bool> serve_requests(connection_core& c, recv_buffer first) {
   co_return false;
 }
 
+// A burst, in coroutine mode: serves, then hands the connection back to its idle wait, which
+// keeps no frame; or closes it.
+task<void> serve_burst(burst_owner owner, recv_buffer first) {
+  // Not `if (co_await ...)`: GCC 12 miscompiles a co_await in this condition (the coroutine's
+  // body never ran).
+  const bool idle = co_await serve_requests(*owner, std::move(first));
+  if (idle) owner.release()->wait_idle();
+}
+
+// A connection's whole life on a fiber of its own (fiber_connections), which runs its
+// coroutines on the fiber's stack, so blocking handlers block that fiber: one fiber serves
+// every request of the connection, and it waits idle on that fiber too.
+task<void> serve_on_fiber(burst_owner owner) {
+  connection& c = *owner;
+  const server_options& o = *c.state.options;
+  for (;;) {
+    if (c.state.draining) co_return;
+    cancel_scope idle;  // the deadline, or a graceful stop, ends this wait alone
+    c.deadline.enter(connection_phase::idle, c.state.loop->now() + (c.served == 0 ? o.header_timeout : o.keepalive_timeout));
+    c.deadline.retarget(&idle);
+    c.idle_wait = &idle;
+    auto got = co_await in_scope(idle, c.stream.receive());
+    c.idle_wait = nullptr;
+    c.deadline.retarget(nullptr);
+    if (!got || got->empty()) co_return;  // timed out, drained, or the client left: just close
+    const bool idle_again = co_await serve_requests(c, std::move(*got));
+    if (!idle_again) co_return;
+  }
+}
+
+void connection::wait_idle() {
+  if (state.draining) {
+    delete this;
+    return;
+  }
+  const server_options& o = *state.options;
+  deadline.enter(connection_phase::idle, state.loop->now() + (served == 0 ? o.header_timeout : o.keepalive_timeout));
+  operation op;
+  op.kind = op_kind::receive;
+  op.fd = stream.native_handle();
+  wait_.emplace(*state.loop, op);
+  deadline.retarget(&*wait_);
+  idle_wait = &*wait_;
+  // Bytes already there (a readiness backend's first try): on_ready runs from the ready queue
+  // all the same, so bursts never nest.
+  const waiter self{&connection::on_ready, this};
+  if (!wait_->suspend_with(self, nullptr)) state.loop->schedule(self);
+}
+
+void connection::on_ready(void* self) {
+  auto* c = static_cast<connection*>(self);
+  c->idle_wait = nullptr;
+  c->deadline.retarget(nullptr);
+  const result<std::size_t> n = c->wait_->await_resume();
+  recv_buffer first;
+  if (n && *n > 0) {
+    const operation& op = c->wait_->op();
+    first = recv_buffer(&c->state.loop->io(), op.buffer_id, static_cast<const char*>(op.buf), *n);
+  }
+  c->wait_.reset();
+  if (first.empty()) {
+    delete c;  // timed out, drained, or the client left: just close
+    return;
+  }
+  c->start_burst(std::move(first));
+}
+
+void connection::start_burst(recv_buffer first) {
+  state.loop->spawn_now(serve_burst(burst_owner(this), std::move(first)));
+}
+
 }  // namespace
 
-task<void> serve_connection(tcp_stream stream, loop_state& state) {
-  connection_entry entry;
-  state.link(entry);
-  struct unlink_on_exit {
-    loop_state& state;
-    connection_entry& entry;
-    ~unlink_on_exit() { state.unlink(entry); }
-  } unlink{state, entry};
-  connection_deadline deadline(*state.loop, entry.scope);
-  connection_core core{stream, state, entry, deadline};
-  const server_options& opt = *state.options;
+void start_connection(tcp_stream stream, loop_state& state) {
+  auto* c = new connection(std::move(stream), state);
+  const server_options& o = *state.options;
+  if (!o.fiber_connections) {
+    c->wait_idle();
+    return;
+  }
+  fiber_options fo;
+  if (o.fiber_stack_size) fo.stack_size = o.fiber_stack_size;
+  fo.hosts_coroutines = true;
+  (void)spawn_fiber(*state.loop, [t = serve_on_fiber(burst_owner(c))]() mutable { fiber::await(std::move(t)); }, std::move(fo));
+}
 
-  // Idle: wait for the first bytes of a request, then serve until idle again.
-  for (;;) {
-    if (state.draining) co_return;
-    entry.idle = true;
-    deadline.enter(connection_phase::idle, state.loop->now() + (core.served == 0 ? opt.header_timeout : opt.keepalive_timeout));
-    entry.scope.enter(&entry.idle_scope);  // the deadline reaches the idle wait through it
-    auto got = co_await in_scope(entry.idle_scope, stream.receive());
-    entry.scope.leave(&entry.idle_scope);
-    entry.idle = false;
-    if (!got || got->empty()) co_return;  // timed out, drained, or the client left: just close
-    if (!co_await serve_requests(core, std::move(*got))) co_return;
+void close_idle_connections(loop_state& state) noexcept {
+  for (connection_entry* e = state.connections; e;) {
+    connection_entry* next = e->next;
+    if (auto* c = static_cast<connection*>(e); c->hibernating()) delete c;
+    e = next;
   }
 }
 

@@ -21,8 +21,9 @@ enum class connection_phase : std::uint8_t {
   linger,   // lingering close: lingering_timeout per read, lingering_time in all
 };
 
-// When the deadline passes, the connection's scope is cancelled with timed_out, which ends
-// whatever I/O the connection waits on, and the connection closes (408 first when a request
+// When the deadline passes, its target is cancelled with timed_out: the idle wait while the
+// connection is idle, the scope of its burst of requests while it serves. That ends whatever
+// I/O the connection waits on, and the connection closes (408 first when a request
 // was under way: the phase says which).
 //
 // Arming and disarming are lazy, because a busy keep-alive connection does both several times
@@ -34,13 +35,15 @@ enum class connection_phase : std::uint8_t {
 // and when an entry fires, not per request.
 class connection_deadline : private timer_entry {
  public:
-  connection_deadline(event_loop& loop, cancel_scope& scope) noexcept : loop_(&loop), scope_(&scope) {
+  explicit connection_deadline(event_loop& loop) noexcept : loop_(&loop) {
     fire = [](timer_entry* t) { static_cast<connection_deadline*>(t)->expire(); };
   }
   connection_deadline(const connection_deadline&) = delete;
   connection_deadline& operator=(const connection_deadline&) = delete;
   ~connection_deadline() { loop_->remove_timer(*this); }
 
+  // Makes t what the deadline cancels when it passes (nullptr: nothing).
+  void retarget(cancellable* t) noexcept { target_ = t; }
   // Enters phase p, which must be over by `at`.
   void enter(connection_phase p, clock::time_point at) {
     phase_ = p;
@@ -71,11 +74,11 @@ class connection_deadline : private timer_entry {
       return;
     }
     expired_ = true;
-    scope_->cancel(std::make_error_code(std::errc::timed_out));
+    if (target_) target_->cancel(std::make_error_code(std::errc::timed_out));
   }
 
   event_loop* loop_;
-  cancel_scope* scope_;
+  cancellable* target_ = nullptr;
   clock::time_point wanted_ = clock::time_point::max();  // max: no deadline
   connection_phase phase_ = connection_phase::idle;
   bool expired_ = false;

@@ -15,10 +15,8 @@ namespace c10k::http {
 
 // A connection as its loop sees it, for a graceful stop: linked into loop_state while open.
 struct connection_entry {
-  cancel_scope scope;       // every wait of the connection; its deadline cancels it
-  cancel_scope idle_scope;  // the wait for a next request alone: a graceful stop cancels it,
-                            // and a request that arrived all the same is still answered
-  bool idle = false;        // waiting for the first byte of a request: safe to close
+  cancellable* idle_wait = nullptr;  // while idle: the wait for a next request, which a graceful
+                                     // stop cancels (a request that arrived anyway is answered)
   connection_entry* prev = nullptr;
   connection_entry* next = nullptr;
 };
@@ -108,8 +106,12 @@ struct loop_state {
   }
 };
 
-// Serves one connection until it closes: read, parse every request, dispatch, write all the
-// responses of one read together.
-task<void> serve_connection(tcp_stream stream, loop_state& state);
+// Serves one connection until it closes: waits idle in a small object of its own, and serves
+// each burst of requests in a coroutine (on a fiber, with fiber_connections) that ends when
+// the connection is idle again.
+void start_connection(tcp_stream stream, loop_state& state);
+// Closes the connections of this loop that wait idle (they are owned by no task): called when
+// the loop is torn down.
+void close_idle_connections(loop_state& state) noexcept;
 
 }  // namespace c10k::http

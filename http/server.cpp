@@ -45,6 +45,22 @@ struct listener_closer {
   }
 };
 
+// Closes the loop's idle connections when the idle reaper's frame goes, which is when the loop
+// is destroyed: an idle connection is owned by no task (it waits in a small object of its
+// own), so the loop's teardown of its tasks would not reach it.
+struct idle_closer {
+  loop_state* st;
+  explicit idle_closer(loop_state& s) noexcept : st(&s) {}
+  idle_closer(idle_closer&& o) noexcept : st(std::exchange(o.st, nullptr)) {}
+  idle_closer& operator=(idle_closer&&) = delete;
+  ~idle_closer() {
+    if (st) close_idle_connections(*st);
+  }
+};
+
+// Waits for ever: the task exists for its frame's end (see idle_closer).
+task<void> idle_reaper(idle_closer) { co_await std::suspend_always{}; }
+
 // Accepts connections and gives each its own coroutine (on a fiber of its own, with
 // fiber_connections), until the listener closes. A connection takes its slot under
 // max_connections here, before its coroutine is spawned, so a burst accepted in one go cannot
@@ -64,15 +80,7 @@ task<void> accept_loop(loop_state& st, listener_closer) {
         continue;
       }
       (void)s->set_nodelay();
-      if (st.options->fiber_connections) {
-        fiber_options fo;
-        if (st.options->fiber_stack_size) fo.stack_size = st.options->fiber_stack_size;
-        fo.hosts_coroutines = true;
-        (void)spawn_fiber(*st.loop, [t = serve_connection(std::move(*s), st)]() mutable { fiber::await(std::move(t)); },
-                          std::move(fo));
-      } else {
-        st.loop->spawn(serve_connection(std::move(*s), st));
-      }
+      start_connection(std::move(*s), st);
       continue;
     }
     const std::error_code ec = s.error();
@@ -103,7 +111,7 @@ void begin_drain(loop_state& st) {
   st.accept_scope.cancel();
   st.listener.close();
   for (connection_entry* c = st.connections; c; c = c->next)
-    if (c->idle) c->idle_scope.cancel();
+    if (c->idle_wait) c->idle_wait->cancel(std::make_error_code(std::errc::operation_canceled));
   st.loop->spawn(drain_deadline(st));
   st.finish_drain_if_done();
 }
@@ -187,6 +195,7 @@ result<void> server::start() {
       st.live_counters = &loop.io().counters();
       if (i == 0) backend_name_ = loop.io().name();
       loop.spawn(accept_loop(st, listener_closer(st)));
+      loop.spawn(idle_reaper(idle_closer(st)));
     });
   } catch (const std::system_error& e) {
     // Every loop is gone by now (runtime::start stopped and joined those that started, which

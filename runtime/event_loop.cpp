@@ -131,6 +131,8 @@ event_loop* event_loop::current() noexcept { return current_loop; }
 
 void event_loop::spawn(task<> t) { schedule(waiter::of(run_detached(*this, std::move(t)))); }
 
+void event_loop::spawn_now(task<> t) { waiter::of(run_detached(*this, std::move(t))).resume(); }
+
 void event_loop::post(std::function<void()> fn) {
   {
     std::lock_guard lock(posted_mutex_);
