@@ -293,7 +293,9 @@ TEST_P(cross_thread_test, a_cross_channel_receive_ends_with_its_timeout_and_leav
     if (!done.wait()) ch.close();
   });
   event_loop loop(backend_name());
-  auto r = loop.block_on([](cross_channel<int>& ch) -> task<result<int>> { co_return co_await with_timeout(2ms, ch.receive()); }(ch));
+  auto r = loop.block_on([](cross_channel<int>& ch) -> task<result<int>> {
+    co_return co_await with_timeout(2ms, ch.receive());
+  }(ch));
   done.open();
   watchdog.join();
   EXPECT_EQ(r.error(), std::errc::timed_out);
@@ -311,7 +313,9 @@ TEST_P(cross_thread_test, a_cross_channel_send_ends_with_its_timeout_and_its_ite
     if (!done.wait()) ch.close();
   });
   event_loop loop(backend_name());
-  auto r = loop.block_on([](cross_channel<int>& ch) -> task<result<void>> { co_return co_await with_timeout(2ms, ch.send(2)); }(ch));
+  auto r = loop.block_on([](cross_channel<int>& ch) -> task<result<void>> {
+    co_return co_await with_timeout(2ms, ch.send(2));
+  }(ch));
   done.open();
   watchdog.join();
   EXPECT_EQ(r.error(), std::errc::timed_out);
@@ -324,7 +328,9 @@ TEST_P(cross_thread_test, a_cross_channel_wait_in_a_cancelled_scope_fails_withou
   event_loop loop(backend_name());
   cancel_scope scope;
   scope.cancel(std::make_error_code(std::errc::interrupted));
-  auto r = loop.block_on([](cancel_scope& s, cross_channel<int>& ch) -> task<result<int>> { co_return co_await in_scope(s, ch.receive()); }(scope, ch));
+  auto r = loop.block_on([](cancel_scope& s, cross_channel<int>& ch) -> task<result<int>> {
+    co_return co_await in_scope(s, ch.receive());
+  }(scope, ch));
   EXPECT_EQ(r.error(), std::errc::interrupted);
 }
 
