@@ -323,6 +323,22 @@ TEST_P(cross_thread_test, a_cross_channel_send_ends_with_its_timeout_and_its_ite
   EXPECT_EQ(ch.try_receive(), std::nullopt);  // the item of the send that gave up never went in
 }
 
+TEST_P(cross_thread_test, a_cross_channel_carries_move_only_items_across_loops) {
+  cross_channel<std::unique_ptr<int>> ch(1);
+  std::thread receiving([&] {
+    event_loop loop(backend_name());
+    auto r = loop.block_on([](cross_channel<std::unique_ptr<int>>& ch) -> task<result<std::unique_ptr<int>>> {
+      co_return co_await with_timeout(patience, ch.receive());
+    }(ch));
+    EXPECT_TRUE(r && **r == 42);
+  });
+  event_loop loop(backend_name());
+  EXPECT_TRUE(loop.block_on([](cross_channel<std::unique_ptr<int>>& ch) -> task<result<void>> {
+    co_return co_await with_timeout(patience, ch.send(std::make_unique<int>(42)));
+  }(ch)));
+  receiving.join();
+}
+
 TEST_P(cross_thread_test, a_cross_channel_wait_in_a_cancelled_scope_fails_without_waiting) {
   cross_channel<int> ch(1);
   event_loop loop(backend_name());

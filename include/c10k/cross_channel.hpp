@@ -25,6 +25,7 @@
 #include <mutex>
 #include <optional>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 #include "c10k/cancel.hpp"
@@ -52,8 +53,8 @@ class cross_channel {
   class wait_base : public cancellable {
    public:
     explicit wait_base(cross_channel& c) noexcept : c_(&c) {}
-    wait_base(const wait_base& o) noexcept : cancellable(), c_(o.c_) {}  // only before it waits
-    wait_base& operator=(const wait_base&) = delete;
+    wait_base(wait_base&& o) noexcept : cancellable(), c_(o.c_) {}  // only before it waits
+    wait_base& operator=(wait_base&&) = delete;
     ~wait_base() {
       if (scope_) scope_->leave(this);
       if (!state_) return;
@@ -108,7 +109,8 @@ class cross_channel {
   class [[nodiscard]] send_awaiter : public waiter_awaitable<send_awaiter>, public wait_base {
    public:
     send_awaiter(cross_channel& c, T value) : wait_base(c), value_(std::move(value)) {}
-    send_awaiter(const send_awaiter& o) : waiter_awaitable<send_awaiter>(), wait_base(o), value_(o.value_) {}
+    send_awaiter(send_awaiter&& o) noexcept(std::is_nothrow_move_constructible_v<T>)
+        : waiter_awaitable<send_awaiter>(), wait_base(std::move(o)), value_(std::move(o.value_)) {}
 
     // Returns false when the outcome is ready now, true when w is queued to be woken.
     bool suspend_with(waiter w, cancel_scope* scope) {
@@ -133,7 +135,7 @@ class cross_channel {
   class [[nodiscard]] receive_awaiter : public waiter_awaitable<receive_awaiter>, public wait_base {
    public:
     explicit receive_awaiter(cross_channel& c) noexcept : wait_base(c) {}
-    receive_awaiter(const receive_awaiter& o) noexcept : waiter_awaitable<receive_awaiter>(), wait_base(o) {}
+    receive_awaiter(receive_awaiter&& o) noexcept : waiter_awaitable<receive_awaiter>(), wait_base(std::move(o)) {}
 
     // Returns false when the outcome is ready now, true when w is queued to be woken.
     bool suspend_with(waiter w, cancel_scope* scope) {
