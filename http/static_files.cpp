@@ -128,8 +128,11 @@ std::string_view content_type_for(std::string_view name) noexcept {
 
 handler static_files(std::string root, std::string param) {
   return [root = std::move(root), param = std::move(param)](request& req) -> task<response> {
-    std::string encoded(req.param(param));
-    file_reply f = co_await offload([&root, &encoded] { return open_file(root, encoded); });
+    // The arguments are copied into the job: when the connection's scope is cancelled, the job
+    // outlives this frame.
+    auto opened = co_await offload(open_file, root, std::string(req.param(param)));
+    if (!opened) co_return response::text(503, "Service Unavailable\n");  // drained or timed out
+    file_reply f = std::move(*opened);
     if (f.status == 403) co_return response::text(403, "Forbidden\n");
     if (f.status != 200) co_return response::text(404, "Not Found\n");
 

@@ -63,4 +63,34 @@ void run_on_helper_pool(std::function<void()> job) {
   pool.submit(std::move(job));
 }
 
+namespace detail {
+
+void offload_job::start(std::shared_ptr<offload_job> self, waiter w, event_loop& loop) {
+  // Set before submitting: the pool's mutex publishes them to the helper.
+  self->who_ = w;
+  self->loop_ = &loop;
+  run_on_helper_pool([self = std::move(self)] {
+    self->run();
+    self->deliver(self);
+  });
+}
+
+void offload_job::deliver(const std::shared_ptr<offload_job>& self) {
+  // Under the mutex: a caller revoking now waits until the post is done, so the loop it runs
+  // on (which destroys its tasks, and with them this caller, before itself) is still there.
+  std::lock_guard lock(mutex_);
+  if (!loop_) return;  // nobody waits: the value goes with the last reference
+  loop_->post([self] {
+    // The caller may have been cancelled or destroyed since the post.
+    if (self->revoke()) self->who_.resume();
+  });
+}
+
+bool offload_job::revoke() noexcept {
+  std::lock_guard lock(mutex_);
+  return std::exchange(loop_, nullptr) != nullptr;
+}
+
+}  // namespace detail
+
 }  // namespace c10k

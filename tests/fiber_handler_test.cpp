@@ -47,7 +47,7 @@ class fiber_handler_test : public c10k::testing::backend_test {
     });
     r.get("/lookup", [](http::request&) {
       // A blocking library call (name lookup) goes to the helper pool; the fiber waits.
-      const int found = fiber::await(offload([] {
+      const int found = *fiber::await(offload([] {
         addrinfo* res = nullptr;
         const int rc = ::getaddrinfo("localhost", "80", nullptr, &res);
         int n = 0;

@@ -275,12 +275,12 @@ TEST_P(fiber_test, offload_resumes_a_coroutine_and_a_fiber_on_their_loop) {
   event_loop loop(backend_name());
   const auto loop_thread = std::this_thread::get_id();
   auto fiber_side = spawn_fiber(loop, [&] {
-    auto helper = fiber::await(offload([] { return std::this_thread::get_id(); }));
+    auto helper = *fiber::await(offload([] { return std::this_thread::get_id(); }));
     EXPECT_NE(helper, loop_thread);
     return std::this_thread::get_id();
   });
   auto coroutine_side = loop.block_on([](std::thread::id loop_thread) -> task<std::thread::id> {
-    auto helper = co_await offload([] { return std::this_thread::get_id(); });
+    auto helper = *co_await offload([] { return std::this_thread::get_id(); });
     EXPECT_NE(helper, loop_thread);
     co_return std::this_thread::get_id();
   }(loop_thread));

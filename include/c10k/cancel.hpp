@@ -53,6 +53,12 @@ class cancel_scope final : public cancellable {
   cancellable* current_ = nullptr;
 };
 
+// The check every wait makes before it starts: the reason of `scope` when it is already
+// cancelled (the wait must end at once with it), an empty error_code otherwise or without a scope.
+inline std::error_code already_cancelled(const cancel_scope* scope) noexcept {
+  return scope ? scope->reason() : std::error_code{};
+}
+
 // The scope of the coroutine behind h (nullptr for coroutines that carry none).
 template <typename P>
 cancel_scope* scope_of(std::coroutine_handle<P> h) noexcept {
