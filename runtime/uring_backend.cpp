@@ -37,8 +37,9 @@ constexpr unsigned sq_entries = 1024;
 constexpr unsigned cq_entries = 16384;
 constexpr unsigned default_ring_buffers = 512;  // per loop; C10K_IO_URING_BUFFERS overrides
 constexpr int buffer_group = 0;
-// Connections a multishot accept may queue in the backend before it pauses (see on_accept).
-constexpr std::size_t accept_backlog_limit = 64;
+// Connections a multishot accept may queue in the backend while nobody accepts (see
+// on_accept); accept loops take them at once, so only a stalled one meets this.
+constexpr std::size_t accept_backlog_limit = 1024;
 
 enum class req_kind : std::uint8_t {
   op,         // an operation's own system call
@@ -672,14 +673,21 @@ class uring_backend final : public backend {
   // Handles every completion waiting in the ring; returns how many operations completed.
   std::size_t reap() {
     std::size_t completed = 0;
-    unsigned head, seen = 0;
-    io_uring_cqe* cqe;
-    io_uring_for_each_cqe(&ring_, head, cqe) {
-      ++seen;
-      completed += on_completion(*static_cast<request*>(io_uring_cqe_get_data(cqe)), cqe->res, cqe->flags);
+    // Completions that found the ring full wait in the kernel's overflow list; each pass
+    // makes room and asks the kernel to flush them (bounded: a busy ring may refill it).
+    for (int pass = 0; pass < 16; ++pass) {
+      unsigned head, seen = 0;
+      io_uring_cqe* cqe;
+      io_uring_for_each_cqe(&ring_, head, cqe) {
+        ++seen;
+        completed += on_completion(*static_cast<request*>(io_uring_cqe_get_data(cqe)), cqe->res, cqe->flags);
+      }
+      io_uring_cq_advance(&ring_, seen);
+      counters_.events += seen;
+      if (!io_uring_cq_has_overflow(&ring_)) break;
+      ++counters_.syscalls;
+      (void)io_uring_get_events(&ring_);
     }
-    io_uring_cq_advance(&ring_, seen);
-    counters_.events += seen;
     return completed;
   }
 
@@ -765,11 +773,16 @@ class uring_backend final : public backend {
       } else if (l->waiting) {
         complete(*std::exchange(l->waiting, nullptr), res);
         completed = 1;
+      } else if (l->backlog.size() >= accept_backlog_limit) {
+        // The kernel accepts every pending connection in one go, before the cancel below
+        // takes effect: what lies beyond the bound is refused, as a full listen queue would.
+        ++counters_.syscalls;
+        ::close(res);
       } else {
         l->backlog.push_back(res);
         if (l->backlog.size() >= accept_backlog_limit && more && !l->pausing) {
-          // Nobody takes them: stop accepting until the backlog drains, and leave the rest
-          // in the kernel's listen queue (bounded by listen(2)), where they hold no fd.
+          // Nobody takes them: stop accepting until the backlog drains; new connections
+          // wait in the kernel's listen queue (bounded by listen(2)), where they hold no fd.
           l->pausing = true;
           io_uring_sqe* sqe = get_sqe();
           io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(&r), 0);

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -148,3 +149,167 @@ TEST(uring_buffers, DISABLED_eight_buffers_answer_two_thousand_sleeping_handlers
   srv.reset();
   std::system(("rm -rf " + dir).c_str());
 }
+
+namespace {
+
+class uring_faults_test : public c10k::testing::backend_test {};
+
+std::size_t open_fds() {
+  std::size_t n = 0;
+  for (int fd = 0; fd < 20000; ++fd)
+    if (::fcntl(fd, F_GETFD) >= 0) ++n;
+  return n;
+}
+
+// A blocking loopback client socket connected to port, or -1.
+int raw_client(std::uint16_t port, int rcvbuf = 0) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (rcvbuf) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  if (!c10k::testing::connect_loopback(fd, port)) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+// Defect: on io_uring, a cancel that reached the kernel after sendfile's POLLOUT completion
+// was posted found nothing, and the operation re-armed: send_timeout never took effect.
+TEST_P(uring_faults_test, a_client_that_never_reads_a_large_file_is_closed_at_send_timeout) {
+  const std::string dir = make_temp_dir();
+  write_file(dir + "/big.bin", 32 << 20);
+  http::router r;
+  r.get("/static/{path...}", http::static_files(dir));
+  http::server_options o;
+  o.send_timeout = 300ms;
+  auto srv = c10k::testing::start_test_server(std::move(r), backend_name(), o);
+  int fd = raw_client(srv->port(), 4096);
+  ASSERT_GE(fd, 0);
+  const std::string req = "GET /static/big.bin HTTP/1.1\r\nHost: t\r\n\r\n";
+  ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  // The response has begun (the server is sending), then the connection must go within a
+  // few send_timeouts; 10 s bounds each wait.
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char first;
+  ASSERT_EQ(::recv(fd, &first, 1, MSG_PEEK), 1);
+  for (int i = 0; i < 1000 && srv->connection_count() > 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(srv->connection_count(), 0u) << "the connection outlived send_timeout";
+  // And the client gets less than the whole file.
+  std::size_t got = 0;
+  char buf[65536];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) got += static_cast<std::size_t>(n);
+  EXPECT_LT(got, std::size_t(32 << 20)) << "the whole file arrived: " << got;
+  ::close(fd);
+  srv.reset();
+  std::system(("rm -rf " + dir).c_str());
+}
+
+// Defect: a receive that completed (its buffer lent, its waiter queued) and whose awaiter was
+// destroyed before it resumed kept the buffer for good.
+TEST_P(uring_faults_test, a_receive_whose_awaiter_dies_after_it_completed_returns_the_buffer) {
+  event_loop loop(backend_name());
+  auto l = tcp_listener::bind(address::loopback(0));
+  ASSERT_TRUE(l);
+  int client = raw_client(l->local_address().port());
+  ASSERT_GE(client, 0);
+  auto server = loop.block_on(l->accept());
+  ASSERT_TRUE(server);
+  operation o;
+  o.kind = op_kind::receive;
+  o.fd = server->native_handle();
+  bool resumed = false;
+  auto aw = std::make_unique<io_awaiter>(loop, o);
+  ASSERT_TRUE(aw->suspend_with(waiter([](void* f) { *static_cast<bool*>(f) = true; }, &resumed), nullptr));
+  ASSERT_EQ(::send(client, "x", 1, MSG_NOSIGNAL), 1);
+  // The backend completes the receive; its waiter is queued but does not run.
+  for (int i = 0; i < 100 && loop.io().counters().buffers_in_use == 0; ++i) loop.io().poll(100ms);
+  ASSERT_EQ(loop.io().counters().buffers_in_use, 1u);
+  aw.reset();
+  EXPECT_EQ(loop.io().counters().buffers_in_use, 0u);
+  ::close(client);
+}
+
+// Defect: the multishot accept queued every connection nobody accepted, without bound. It
+// now holds at most 1,024; the kernel accepts what is pending in one go, so the rest are
+// closed, as a full listen queue would refuse them.
+TEST(uring_accept, connections_nobody_accepts_are_held_up_to_a_bound) {
+  if (!uring_available()) GTEST_SKIP() << "io_uring is not available here";
+  event_loop loop("io_uring");
+  auto l = tcp_listener::bind(address::loopback(0), {.backlog = 2048});
+  ASSERT_TRUE(l);
+  const std::uint16_t port = l->local_address().port();
+  std::vector<int> clients;
+  clients.push_back(raw_client(port));
+  ASSERT_TRUE(loop.block_on(l->accept()));  // the multishot accept is armed now
+  const std::size_t fds_before = open_fds();
+  constexpr std::size_t n = 1200, bound = 1024;
+  for (std::size_t i = 0; i < n; ++i) clients.push_back(raw_client(port));
+  for (int i = 0; i < 5; ++i) loop.block_on(sleep_for(5ms));  // turns in which the backend accepts
+  const std::size_t held = open_fds() - fds_before - n;
+  EXPECT_LE(held, bound) << "connections queued in the backend";
+  // Whatever is held, or still in the listen queue, is accepted once someone asks, and every
+  // client was either accepted or refused.
+  std::size_t accepted = loop.block_on([](tcp_listener& l, std::size_t held) -> task<std::size_t> {
+    std::vector<tcp_stream> got;
+    for (;;) {
+      // What the backend holds is there at once; the listen queue's rest soon after.
+      auto s = co_await with_timeout(got.size() < held ? 5s : 500ms, l.accept());
+      if (!s) break;
+      got.push_back(std::move(*s));
+    }
+    co_return got.size();
+  }(*l, held));
+  EXPECT_GE(accepted, held);
+  std::size_t refused = 0;
+  for (std::size_t i = 1; i < clients.size(); ++i) {
+    char c;
+    const ssize_t r = ::recv(clients[i], &c, 1, MSG_DONTWAIT);
+    if (r == 0 || (r < 0 && errno == ECONNRESET)) ++refused;
+  }
+  EXPECT_EQ(refused + accepted, n);
+  for (int fd : clients) ::close(fd);
+}
+
+// Defect: a cancel that reached the kernel while a receive's poll had fired (its retry queued
+// as task work) found nothing; the retry then met ENOBUFS, parked, and the cancel was lost.
+TEST(uring_buffers, a_cancel_racing_an_enobufs_completion_is_not_lost) {
+  if (!uring_available()) GTEST_SKIP() << "io_uring is not available here";
+  std::unique_ptr<event_loop> loop;
+  {
+    scoped_env one("C10K_IO_URING_BUFFERS", "1");
+    loop = std::make_unique<event_loop>("io_uring");
+  }
+  auto l = tcp_listener::bind(address::loopback(0), {}, *loop);
+  ASSERT_TRUE(l);
+  const std::uint16_t port = l->local_address().port();
+  int ca = raw_client(port), cb = raw_client(port);
+  auto a = loop->block_on(l->accept());
+  auto b = loop->block_on(l->accept());
+  ASSERT_TRUE(a && b);
+  // A holds the only buffer.
+  ASSERT_EQ(::send(ca, "a", 1, MSG_NOSIGNAL), 1);
+  auto held = loop->block_on([](tcp_stream& s) -> task<result<recv_buffer>> { co_return co_await s.receive(); }(*a));
+  ASSERT_TRUE(held);
+  ASSERT_EQ(loop->io().counters().buffers_in_use, 1u);
+  // B waits for data; data comes; B is cancelled before the loop looks again.
+  operation o;
+  o.kind = op_kind::receive;
+  o.fd = b->native_handle();
+  bool resumed = false;
+  io_awaiter aw(*loop, o);
+  ASSERT_TRUE(aw.suspend_with(waiter([](void* f) { *static_cast<bool*>(f) = true; }, &resumed), nullptr));
+  loop->io().poll(std::chrono::nanoseconds(0));
+  ASSERT_EQ(::send(cb, "b", 1, MSG_NOSIGNAL), 1);
+  aw.cancel(std::make_error_code(std::errc::operation_canceled));
+  for (int i = 0; i < 50 && aw.op().in_flight; ++i) loop->io().poll(std::chrono::milliseconds(20));
+  // The awaiter's copy of the operation is the one the backend completes.
+  EXPECT_FALSE(aw.op().in_flight) << "the cancelled receive is still waiting";
+  EXPECT_EQ(aw.op().result, -ECANCELED);
+  held->release();
+  ::close(ca);
+  ::close(cb);
+}
+
+C10K_INSTANTIATE_FOR_EVERY_BACKEND(uring_faults_test);
