@@ -13,6 +13,7 @@
 #include "uring_backend.hpp"
 
 #include <liburing.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -139,6 +140,12 @@ class uring_backend final : public backend {
       r = io_uring_queue_init_params(sq_entries, &ring_, &p);
     }
     if (r < 0) return errno_code(-r);
+    const char* off = std::getenv("C10K_IO_URING_DISABLE");
+    const std::string disabled = off ? off : "";
+    if (std::error_code missing = probe(p.features, disabled)) {
+      io_uring_queue_exit(&ring_);
+      return missing;
+    }
     (void)io_uring_register_ring_fd(&ring_);  // saves an fd lookup per enter where supported
     wakefd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wakefd_ < 0) {
@@ -147,7 +154,7 @@ class uring_backend final : public backend {
       return errno_code(err);
     }
     arm_wake();
-    setup_buffer_ring();
+    if (!listed(disabled, "provided_buffers")) setup_buffer_ring();
     if (const char* fp = std::getenv("C10K_IO_URING_FILE_PATH")) {
       const std::string_view v(fp);
       file_path_ = v == "splice" ? file_path::splice : v == "readsend" ? file_path::readsend : file_path::sendfile;
@@ -157,6 +164,81 @@ class uring_backend final : public backend {
   }
 
   std::string_view name() const noexcept override { return "io_uring"; }
+
+  // Whether `feature` is in the comma-separated list `disabled`.
+  static bool listed(std::string_view disabled, std::string_view feature) {
+    while (!disabled.empty()) {
+      const auto comma = disabled.find(',');
+      if (disabled.substr(0, comma) == feature) return true;
+      if (comma == std::string_view::npos) break;
+      disabled.remove_prefix(comma + 1);
+    }
+    return false;
+  }
+
+  // Checks what this backend relies on beyond ring setup; returns the first feature missing
+  // (or listed in `disabled`, for tests).
+  std::error_code probe(unsigned features, std::string_view disabled) {
+    if (!(features & IORING_FEAT_EXT_ARG) || listed(disabled, "ext_arg")) return uring_missing::ext_arg;
+    if (!(features & IORING_FEAT_NODROP) || listed(disabled, "nodrop")) return uring_missing::nodrop;
+    if (!opcodes_supported() || listed(disabled, "opcodes")) return uring_missing::opcodes;
+    bool multishot = false, cancel_fd = false;
+    probe_accept(multishot, cancel_fd);
+    if (!multishot || listed(disabled, "multishot_accept")) return uring_missing::multishot_accept;
+    if (!cancel_fd || listed(disabled, "cancel_fd")) return uring_missing::cancel_fd;
+    return {};
+  }
+
+  bool opcodes_supported() {
+    io_uring_probe* pr = io_uring_get_probe_ring(&ring_);
+    if (!pr) return false;
+    bool ok = true;
+    for (int op : {IORING_OP_ACCEPT, IORING_OP_RECV, IORING_OP_SEND, IORING_OP_READ, IORING_OP_WRITE,
+                   IORING_OP_WRITEV, IORING_OP_CONNECT, IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL,
+                   IORING_OP_CLOSE, IORING_OP_SPLICE, IORING_OP_NOP})
+      ok = ok && io_uring_opcode_supported(pr, op);
+    io_uring_free_probe(pr);
+    return ok;
+  }
+
+  // Arms a multishot accept on a throwaway listening socket and cancels it by fd: kernels
+  // without either answer -EINVAL.
+  void probe_accept(bool& multishot, bool& cancel_fd) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 || ::listen(fd, 1) < 0) {
+      ::close(fd);
+      return;
+    }
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    io_uring_prep_multishot_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, 1);
+    sqe = io_uring_get_sqe(&ring_);
+    io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, 2);
+    int seen = 0;
+    for (int tries = 0; seen < 2 && tries < 100; ++tries) {
+      const int r = io_uring_submit_and_wait(&ring_, 1);
+      if (r < 0 && r != -EINTR) break;
+      unsigned head, n = 0;
+      io_uring_cqe* cqe;
+      io_uring_for_each_cqe(&ring_, head, cqe) {
+        ++n;
+        if (cqe->user_data == 1 && !(cqe->flags & IORING_CQE_F_MORE)) {
+          multishot = cqe->res != -EINVAL;
+          ++seen;
+        } else if (cqe->user_data == 2) {
+          cancel_fd = cqe->res != -EINVAL;
+          ++seen;
+        }
+      }
+      io_uring_cq_advance(&ring_, n);
+    }
+    ::close(fd);
+  }
 
   result<void> attach(int fd) override {
     if (fd < 0) return std::errc::bad_file_descriptor;

@@ -313,3 +313,56 @@ TEST(uring_buffers, a_cancel_racing_an_enobufs_completion_is_not_lost) {
 }
 
 C10K_INSTANTIATE_FOR_EVERY_BACKEND(uring_faults_test);
+
+namespace {
+
+// One probed feature: the name C10K_IO_URING_DISABLE takes, and what the error says.
+struct probed {
+  const char* name;
+  const char* says;
+};
+
+class uring_probe_test : public ::testing::TestWithParam<probed> {};
+
+http::router hello_routes() {
+  http::router r;
+  r.get("/hello", [](http::request&) -> task<http::response> { co_return http::response::text(200, "hello\n"); });
+  return r;
+}
+
+}  // namespace
+
+// Defect: auto chose io_uring wherever a ring could be set up, though the backend needs more.
+// Each probe, made to fail, must send auto to epoll (and the server must work there) and make
+// the exact io_uring backend fail, naming the feature.
+TEST_P(uring_probe_test, a_missing_feature_runs_auto_on_epoll_and_names_itself) {
+  if (!uring_available()) GTEST_SKIP() << "io_uring is not available here";
+  scoped_env off("C10K_IO_URING_DISABLE", GetParam().name);
+  ready_queue q;
+  auto exact = make_exact_backend("io_uring", q);
+  ASSERT_FALSE(exact);
+  EXPECT_NE(exact.error().message().find(GetParam().says), std::string::npos) << exact.error().message();
+  auto srv = c10k::testing::start_test_server(hello_routes(), "auto");
+  EXPECT_EQ(srv->backend_name(), "epoll");
+  c10k::testing::http_client c(srv->port());
+  EXPECT_EQ(c.request(c10k::testing::get("/hello"))->body, "hello\n");
+}
+
+INSTANTIATE_TEST_SUITE_P(feature, uring_probe_test,
+                         ::testing::Values(probed{"ext_arg", "EXT_ARG"}, probed{"nodrop", "NODROP"},
+                                           probed{"opcodes", "opcode"}, probed{"multishot_accept", "multishot accept"},
+                                           probed{"cancel_fd", "cancel by fd"}),
+                         [](const ::testing::TestParamInfo<probed>& i) { return std::string(i.param.name); });
+
+// Without a provided-buffer ring the backend receives by poll + recv, still on io_uring.
+TEST(uring_probe, without_provided_buffers_io_uring_still_serves) {
+  if (!uring_available()) GTEST_SKIP() << "io_uring is not available here";
+  std::unique_ptr<http::server> srv;
+  {
+    scoped_env off("C10K_IO_URING_DISABLE", "provided_buffers");
+    srv = c10k::testing::start_test_server(hello_routes(), "auto");
+  }
+  EXPECT_EQ(srv->backend_name(), "io_uring");
+  c10k::testing::http_client c(srv->port());
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(c.request(c10k::testing::get("/hello"))->body, "hello\n");
+}
