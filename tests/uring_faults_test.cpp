@@ -366,3 +366,54 @@ TEST(uring_probe, without_provided_buffers_io_uring_still_serves) {
   c10k::testing::http_client c(srv->port());
   for (int i = 0; i < 3; ++i) EXPECT_EQ(c.request(c10k::testing::get("/hello"))->body, "hello\n");
 }
+
+namespace {
+void on_usr1(int) {}
+}  // namespace
+
+// Defect: abandon() read errno, which liburing never sets, so a signal (EINTR) during its wait
+// let it return while the kernel could still write into the dying owner's buffer. With a
+// handler installed without SA_RESTART and signals arriving all the time, operations are
+// abandoned and streams closed; no abandoned buffer may be written afterwards.
+TEST_P(uring_faults_test, signals_during_abandon_and_close_leave_no_write_behind) {
+  struct sigaction sa {};
+  sa.sa_handler = on_usr1;  // no SA_RESTART: waits fail with EINTR
+  struct sigaction old {};
+  ASSERT_EQ(::sigaction(SIGUSR1, &sa, &old), 0);
+  event_loop loop(backend_name());
+  auto l = tcp_listener::bind(address::loopback(0));
+  ASSERT_TRUE(l);
+  const std::uint16_t port = l->local_address().port();
+  std::atomic<bool> stop{false};
+  const pid_t tid = static_cast<pid_t>(::gettid());
+  std::thread signaller([&] {
+    while (!stop.load(std::memory_order_relaxed)) ::tgkill(::getpid(), tid, SIGUSR1);
+  });
+  int written_after = 0;
+  for (int round = 0; round < 100; ++round) {
+    int client = raw_client(port);
+    auto server = loop.block_on(l->accept());
+    ASSERT_TRUE(server);
+    std::vector<char> buf(64, '\0');
+    operation o;
+    o.kind = op_kind::read;
+    o.fd = server->native_handle();
+    o.buf = buf.data();
+    o.len = buf.size();
+    bool resumed = false;
+    auto aw = std::make_unique<io_awaiter>(loop, o);
+    ASSERT_TRUE(aw->suspend_with(waiter([](void* f) { *static_cast<bool*>(f) = true; }, &resumed), nullptr));
+    loop.io().poll(std::chrono::nanoseconds(0));  // the read is in the kernel
+    aw.reset();                                   // abandoned, with signals arriving
+    ASSERT_EQ(::send(client, "late", 4, MSG_NOSIGNAL), 4);
+    for (int i = 0; i < 3; ++i) loop.io().poll(std::chrono::milliseconds(1));
+    if (buf[0] != '\0') ++written_after;
+    server->close();
+    ::close(client);
+  }
+  stop = true;
+  signaller.join();
+  loop.block_on(sleep_for(5ms));
+  ::sigaction(SIGUSR1, &old, nullptr);
+  EXPECT_EQ(written_after, 0);
+}
