@@ -19,7 +19,27 @@ namespace {
 // and one more branch in make_exact_backend().
 constexpr std::array<std::string_view, 5> known_backends = {"io_uring", "epoll", "epoll-et", "poll", "select"};
 
+class uring_missing_category_impl final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "c10k.io_uring"; }
+  std::string message(int v) const override {
+    switch (static_cast<uring_missing>(v)) {
+      case uring_missing::ext_arg: return "io_uring lacks IORING_FEAT_EXT_ARG (Linux 5.11)";
+      case uring_missing::nodrop: return "io_uring lacks IORING_FEAT_NODROP (Linux 5.5)";
+      case uring_missing::opcodes: return "io_uring lacks an opcode the backend submits";
+      case uring_missing::multishot_accept: return "io_uring lacks multishot accept (Linux 5.19)";
+      case uring_missing::cancel_fd: return "io_uring lacks cancel by fd (Linux 5.19)";
+    }
+    return "io_uring lacks a feature";
+  }
+};
+
 }  // namespace
+
+const std::error_category& uring_missing_category() noexcept {
+  static const uring_missing_category_impl c;
+  return c;
+}
 
 void backend::close(int fd) noexcept {
   detach(fd);

@@ -13,6 +13,7 @@
 #include "uring_backend.hpp"
 
 #include <liburing.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -26,13 +27,20 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "c10k/log.hpp"
+
 namespace c10k {
 namespace {
+
+using namespace std::chrono_literals;
 
 constexpr unsigned sq_entries = 1024;
 constexpr unsigned cq_entries = 16384;
 constexpr unsigned default_ring_buffers = 512;  // per loop; C10K_IO_URING_BUFFERS overrides
 constexpr int buffer_group = 0;
+// Connections a multishot accept may queue in the backend while nobody accepts (see
+// on_accept); accept loops take them at once, so only a stalled one meets this.
+constexpr std::size_t accept_backlog_limit = 1024;
 
 enum class req_kind : std::uint8_t {
   op,         // an operation's own system call
@@ -60,6 +68,12 @@ struct request {
   std::unique_ptr<char[]> scratch;
   int pipe_r = -1, pipe_w = -1;
   std::size_t in_pipe = 0, sent = 0;
+  // cancel() asked for this request to end: a completion that would otherwise re-arm the
+  // operation (a poll that fired, a starved receive, a file step) completes it instead, since
+  // the cancel may have reached the kernel after that completion was posted and found nothing.
+  bool cancelled = false;
+  // A starved receive submitted again because a buffer came back (counted in resubmitting_).
+  bool resubmit = false;
 };
 
 // How a file body reaches the socket on io_uring (C10K_IO_URING_FILE_PATH): the sendfile
@@ -73,6 +87,7 @@ struct listener_state {
   operation* waiting = nullptr;     // the accept operation waiting for a connection
   std::deque<int> backlog;          // connections the multishot accepted that nobody took yet
   request* multishot = nullptr;     // the armed multishot accept, or nullptr
+  bool pausing = false;             // the backlog is full: the multishot is being cancelled
   bool closed = false;              // detached: free this once the multishot ends
 };
 
@@ -125,6 +140,12 @@ class uring_backend final : public backend {
       r = io_uring_queue_init_params(sq_entries, &ring_, &p);
     }
     if (r < 0) return errno_code(-r);
+    const char* off = std::getenv("C10K_IO_URING_DISABLE");
+    const std::string disabled = off ? off : "";
+    if (std::error_code missing = probe(p.features, disabled)) {
+      io_uring_queue_exit(&ring_);
+      return missing;
+    }
     (void)io_uring_register_ring_fd(&ring_);  // saves an fd lookup per enter where supported
     wakefd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wakefd_ < 0) {
@@ -133,7 +154,7 @@ class uring_backend final : public backend {
       return errno_code(err);
     }
     arm_wake();
-    setup_buffer_ring();
+    if (!listed(disabled, "provided_buffers")) setup_buffer_ring();
     if (const char* fp = std::getenv("C10K_IO_URING_FILE_PATH")) {
       const std::string_view v(fp);
       file_path_ = v == "splice" ? file_path::splice : v == "readsend" ? file_path::readsend : file_path::sendfile;
@@ -143,6 +164,81 @@ class uring_backend final : public backend {
   }
 
   std::string_view name() const noexcept override { return "io_uring"; }
+
+  // Whether `feature` is in the comma-separated list `disabled`.
+  static bool listed(std::string_view disabled, std::string_view feature) {
+    while (!disabled.empty()) {
+      const auto comma = disabled.find(',');
+      if (disabled.substr(0, comma) == feature) return true;
+      if (comma == std::string_view::npos) break;
+      disabled.remove_prefix(comma + 1);
+    }
+    return false;
+  }
+
+  // Checks what this backend relies on beyond ring setup; returns the first feature missing
+  // (or listed in `disabled`, for tests).
+  std::error_code probe(unsigned features, std::string_view disabled) {
+    if (!(features & IORING_FEAT_EXT_ARG) || listed(disabled, "ext_arg")) return uring_missing::ext_arg;
+    if (!(features & IORING_FEAT_NODROP) || listed(disabled, "nodrop")) return uring_missing::nodrop;
+    if (!opcodes_supported() || listed(disabled, "opcodes")) return uring_missing::opcodes;
+    bool multishot = false, cancel_fd = false;
+    probe_accept(multishot, cancel_fd);
+    if (!multishot || listed(disabled, "multishot_accept")) return uring_missing::multishot_accept;
+    if (!cancel_fd || listed(disabled, "cancel_fd")) return uring_missing::cancel_fd;
+    return {};
+  }
+
+  bool opcodes_supported() {
+    io_uring_probe* pr = io_uring_get_probe_ring(&ring_);
+    if (!pr) return false;
+    bool ok = true;
+    for (int op : {IORING_OP_ACCEPT, IORING_OP_RECV, IORING_OP_SEND, IORING_OP_READ, IORING_OP_WRITE,
+                   IORING_OP_WRITEV, IORING_OP_CONNECT, IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL,
+                   IORING_OP_CLOSE, IORING_OP_SPLICE, IORING_OP_NOP})
+      ok = ok && io_uring_opcode_supported(pr, op);
+    io_uring_free_probe(pr);
+    return ok;
+  }
+
+  // Arms a multishot accept on a throwaway listening socket and cancels it by fd: kernels
+  // without either answer -EINVAL.
+  void probe_accept(bool& multishot, bool& cancel_fd) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 || ::listen(fd, 1) < 0) {
+      ::close(fd);
+      return;
+    }
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    io_uring_prep_multishot_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, 1);
+    sqe = io_uring_get_sqe(&ring_);
+    io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, 2);
+    int seen = 0;
+    for (int tries = 0; seen < 2 && tries < 100; ++tries) {
+      const int r = io_uring_submit_and_wait(&ring_, 1);
+      if (r < 0 && r != -EINTR) break;
+      unsigned head, n = 0;
+      io_uring_cqe* cqe;
+      io_uring_for_each_cqe(&ring_, head, cqe) {
+        ++n;
+        if (cqe->user_data == 1 && !(cqe->flags & IORING_CQE_F_MORE)) {
+          multishot = cqe->res != -EINVAL;
+          ++seen;
+        } else if (cqe->user_data == 2) {
+          cancel_fd = cqe->res != -EINVAL;
+          ++seen;
+        }
+      }
+      io_uring_cq_advance(&ring_, n);
+    }
+    ::close(fd);
+  }
 
   result<void> attach(int fd) override {
     if (fd < 0) return std::errc::bad_file_descriptor;
@@ -166,6 +262,7 @@ class uring_backend final : public backend {
       io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
       io_uring_sqe_set_data(sqe, new_request(req_kind::internal, fd));
       // The cancel must reach the kernel while fd still names this socket.
+      queue_spilled();
       submit_now();
     }
   }
@@ -216,6 +313,7 @@ class uring_backend final : public backend {
       complete(op, -ECANCELED);
       return;
     }
+    static_cast<request*>(op.backend_data)->cancelled = true;
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(op.backend_data), 0);
     io_uring_sqe_set_data(sqe, new_request(req_kind::internal, -1));
@@ -238,16 +336,22 @@ class uring_backend final : public backend {
     // wait for this request's completion before letting the caller go on.
     awaited_ = r;
     while (awaited_) {
+      queue_spilled();
       ++counters_.syscalls;
-      if (io_uring_submit_and_wait(&ring_, 1) < 0 && errno != EINTR) break;
+      // liburing returns -errno (errno is not set). Whatever the error (a signal's EINTR
+      // most often), the wait goes on: leaving before this completion would let the kernel
+      // write into a frame that is about to be freed.
+      if (const int res = io_uring_submit_and_wait(&ring_, 1); res < 0) on_enter_error(res, 1ms);
       reap();
     }
   }
 
   std::size_t poll(std::chrono::nanoseconds timeout) override {
+    queue_spilled();
     ++counters_.syscalls;
+    int res;
     if (timeout.count() == 0) {
-      io_uring_submit_and_get_events(&ring_);
+      res = io_uring_submit_and_get_events(&ring_);
     } else {
       io_uring_cqe* cqe = nullptr;
       __kernel_timespec ts{};
@@ -255,8 +359,9 @@ class uring_backend final : public backend {
         ts.tv_sec = timeout.count() / 1'000'000'000;
         ts.tv_nsec = timeout.count() % 1'000'000'000;
       }
-      io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout.count() > 0 ? &ts : nullptr, nullptr);
+      res = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout.count() > 0 ? &ts : nullptr, nullptr);
     }
+    if (res < 0) on_enter_error(res, timeout);
     return reap();
   }
 
@@ -271,12 +376,7 @@ class uring_backend final : public backend {
     io_uring_buf_ring_add(buf_ring_, buffers_ + std::size_t(id) * receive_buffer_bytes, receive_buffer_bytes,
                           static_cast<unsigned short>(id), io_uring_buf_ring_mask(ring_buffers_), 0);
     io_uring_buf_ring_advance(buf_ring_, 1);
-    // A receive that found the ring empty waits for exactly this.
-    if (!starved_.empty()) {
-      operation* op = starved_.front();
-      starved_.erase(starved_.begin());
-      submit_op(*op);
-    }
+    feed_starved();
   }
 
  private:
@@ -385,6 +485,13 @@ class uring_backend final : public backend {
     };
     // Abandoned: stop here; the pipe may hold bytes nobody will send.
     if (!op) return finish(0, false);
+    // Cancelled: no further step (the cancel may have missed the step that just ended).
+    if (r.cancelled && res >= 0) {
+      const bool pipe_empty = r.kind == req_kind::file_read || r.kind == req_kind::file_send ||
+                              (r.kind == req_kind::splice_out && r.in_pipe == static_cast<std::size_t>(res));
+      const std::size_t sent = r.sent + (r.kind == req_kind::splice_out || r.kind == req_kind::file_send ? res : 0);
+      return finish(sent ? static_cast<long long>(sent) : -ECANCELED, pipe_empty);
+    }
     switch (r.kind) {
       case req_kind::file_read: {
         if (res <= 0) return finish(res, true);
@@ -438,18 +545,72 @@ class uring_backend final : public backend {
     return n > 0 ? n : EPERM;
   }
 
+  // A submission entry to fill: from the ring, or, when the ring is full and the kernel takes
+  // nothing now (out of memory: -EAGAIN; completions overflowing: -EBUSY), from spilled_,
+  // whose entries go to the ring, in order, before the next submission.
   io_uring_sqe* get_sqe() noexcept {
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-    while (!sqe) {  // the submission queue is full: hand it to the kernel and go on
+    if (spilled_.empty()) {
+      if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) return sqe;
       submit_now();
-      sqe = io_uring_get_sqe(&ring_);
+      if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) return sqe;
     }
-    return sqe;
+    return &spilled_.emplace_back();
   }
 
+  // Moves spilled entries into the ring as far as it has room.
+  void queue_spilled() noexcept {
+    while (!spilled_.empty()) {
+      io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+      if (!sqe) {
+        submit_now();
+        sqe = io_uring_get_sqe(&ring_);
+        if (!sqe) return;
+      }
+      *sqe = spilled_.front();
+      spilled_.pop_front();
+    }
+  }
+
+  // Hands the queued entries to the kernel now; returns nothing: entries the kernel refuses
+  // stay queued for the next submission.
   void submit_now() noexcept {
-    ++counters_.syscalls;
-    io_uring_submit(&ring_);
+    int res;
+    do {
+      ++counters_.syscalls;
+      res = io_uring_submit(&ring_);
+    } while (res == -EINTR);
+  }
+
+  // What an io_uring_enter error means for the loop. -EINTR (a signal) and -ETIME (the
+  // timeout) are ordinary. -EAGAIN and -EBUSY say the kernel takes no submissions now (no
+  // memory for requests; completions overflowing): wait up to `timeout` for completions
+  // without submitting, so the loop does not spin. -EBADR says the kernel dropped completions
+  // (it could not allocate an overflow entry): their owners would wait for good and the kernel
+  // may still use their buffers, which nothing here can tell apart, so the process stops with
+  // the reason. Any other error is a bug in this backend.
+  void on_enter_error(int res, std::chrono::nanoseconds timeout) noexcept {
+    switch (res) {
+      case -EINTR:
+      case -ETIME: return;
+      case -EAGAIN:
+      case -EBUSY: {
+        (void)io_uring_get_events(&ring_);  // flushes overflowed completions into the ring
+        if (io_uring_cq_ready(&ring_) > 0 || timeout.count() == 0) return;
+        __kernel_timespec ts{};
+        const auto wait = timeout.count() > 0 ? std::min<std::chrono::nanoseconds>(timeout, 10ms) : 10ms;
+        ts.tv_nsec = static_cast<long long>(wait.count());
+        io_uring_cqe* cqe = nullptr;
+        ++counters_.syscalls;
+        (void)io_uring_wait_cqe_timeout(&ring_, &cqe, &ts);
+        return;
+      }
+      case -EBADR:
+        log(log_level::error, "io_uring dropped completions (the kernel could not keep them); stopping");
+        std::abort();
+      default:
+        log(log_level::error, "io_uring_enter failed: {}; stopping", std::strerror(-res));
+        std::abort();
+    }
   }
 
   request* new_request(req_kind kind, int fd) {
@@ -468,6 +629,7 @@ class uring_backend final : public backend {
     r->listener = nullptr;
     r->fd = fd;
     r->in_pipe = r->sent = 0;
+    r->cancelled = r->resubmit = false;
     return r;
   }
 
@@ -477,7 +639,19 @@ class uring_backend final : public backend {
     if (fd >= 0 && static_cast<std::size_t>(fd) < in_flight_.size()) in_flight_[fd] += delta;
   }
 
-  void submit_op(operation& op) {
+  // Submits starved receives again while free buffers outnumber those already resubmitted,
+  // so that no receive stays parked while a buffer is free.
+  void feed_starved() {
+    while (!starved_.empty() && resubmitting_ + counters_.buffers_in_use < ring_buffers_) {
+      operation* op = starved_.front();
+      starved_.pop_front();
+      static_cast<request*>(submit_op(*op))->resubmit = true;
+      ++resubmitting_;
+    }
+  }
+
+  // Queues op's own SQE; returns its request.
+  request* submit_op(operation& op) {
     io_uring_sqe* sqe = get_sqe();
     switch (op.kind) {
       case op_kind::read: io_uring_prep_read(sqe, op.fd, op.buf, static_cast<unsigned>(op.len), -1); break;
@@ -490,6 +664,10 @@ class uring_backend final : public backend {
         io_uring_prep_recv(sqe, op.fd, nullptr, 0, 0);
         sqe->flags |= IOSQE_BUFFER_SELECT;
         sqe->buf_group = buffer_group;
+        // Wait for data before picking a buffer: then ENOBUFS means data is there, and a
+        // starved receive submitted again takes the buffer that came back (one without data
+        // would pass it over, and the receives that have data would stay parked).
+        sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
         break;
       case op_kind::sendfile:
       case op_kind::accept: break;  // handled by the caller
@@ -499,6 +677,7 @@ class uring_backend final : public backend {
     op.backend_data = r;
     track(op.fd, +1);
     io_uring_sqe_set_data(sqe, r);
+    return r;
   }
 
   void submit_poll(operation& op) {
@@ -576,14 +755,21 @@ class uring_backend final : public backend {
   // Handles every completion waiting in the ring; returns how many operations completed.
   std::size_t reap() {
     std::size_t completed = 0;
-    unsigned head, seen = 0;
-    io_uring_cqe* cqe;
-    io_uring_for_each_cqe(&ring_, head, cqe) {
-      ++seen;
-      completed += on_completion(*static_cast<request*>(io_uring_cqe_get_data(cqe)), cqe->res, cqe->flags);
+    // Completions that found the ring full wait in the kernel's overflow list; each pass
+    // makes room and asks the kernel to flush them (bounded: a busy ring may refill it).
+    for (int pass = 0; pass < 16; ++pass) {
+      unsigned head, seen = 0;
+      io_uring_cqe* cqe;
+      io_uring_for_each_cqe(&ring_, head, cqe) {
+        ++seen;
+        completed += on_completion(*static_cast<request*>(io_uring_cqe_get_data(cqe)), cqe->res, cqe->flags);
+      }
+      io_uring_cq_advance(&ring_, seen);
+      counters_.events += seen;
+      if (!io_uring_cq_has_overflow(&ring_)) break;
+      ++counters_.syscalls;
+      (void)io_uring_get_events(&ring_);
     }
-    io_uring_cq_advance(&ring_, seen);
-    counters_.events += seen;
     return completed;
   }
 
@@ -593,6 +779,8 @@ class uring_backend final : public backend {
       case req_kind::op: {
         track(r.fd, -1);
         operation* op = r.op;
+        const bool cancelled = r.cancelled;
+        if (r.resubmit) --resubmitting_;
         free_request(&r);
         if (flags & IORING_CQE_F_BUFFER) {
           const std::uint32_t id = flags >> IORING_CQE_BUFFER_SHIFT;
@@ -604,23 +792,28 @@ class uring_backend final : public backend {
             op->buf = buffers_ + std::size_t(id) * receive_buffer_bytes;
           }
         }
-        if (!op) return 0;  // abandoned: its owner is gone
-        if (res == -ENOBUFS) {
+        std::size_t completed = 0;
+        if (!op) {
+          // abandoned: its owner is gone
+        } else if (res == -ENOBUFS && !cancelled) {
           // Every buffer is lent out: wait for one to come back (the data stays in the socket).
           op->backend_data = nullptr;
           starved_.push_back(op);
-          return 0;
+        } else {
+          complete(*op, res == -ENOBUFS ? -ECANCELED : res);
+          completed = 1;
         }
-        complete(*op, res);
-        return 1;
+        feed_starved();  // a resubmitted receive that ended without a buffer leaves one free
+        return completed;
       }
       case req_kind::poll_retry: {
         track(r.fd, -1);
         operation* op = r.op;
+        const bool cancelled = r.cancelled;
         free_request(&r);
         if (!op) return 0;
-        if (res < 0) {
-          complete(*op, res);
+        if (res < 0 || cancelled) {
+          complete(*op, cancelled ? -ECANCELED : res);
           return 1;
         }
         long long again = try_op(*op);
@@ -662,8 +855,21 @@ class uring_backend final : public backend {
       } else if (l->waiting) {
         complete(*std::exchange(l->waiting, nullptr), res);
         completed = 1;
+      } else if (l->backlog.size() >= accept_backlog_limit) {
+        // The kernel accepts every pending connection in one go, before the cancel below
+        // takes effect: what lies beyond the bound is refused, as a full listen queue would.
+        ++counters_.syscalls;
+        ::close(res);
       } else {
         l->backlog.push_back(res);
+        if (l->backlog.size() >= accept_backlog_limit && more && !l->pausing) {
+          // Nobody takes them: stop accepting until the backlog drains; new connections
+          // wait in the kernel's listen queue (bounded by listen(2)), where they hold no fd.
+          l->pausing = true;
+          io_uring_sqe* sqe = get_sqe();
+          io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(&r), 0);
+          io_uring_sqe_set_data(sqe, new_request(req_kind::internal, -1));
+        }
       }
     } else if (l->waiting && res != -ECANCELED) {
       // EMFILE and friends end the multishot; the caller decides when to try again.
@@ -673,6 +879,7 @@ class uring_backend final : public backend {
     if (!more) {
       free_request(&r);
       l->multishot = nullptr;
+      l->pausing = false;
       if (l->closed) {
         closed_listeners_.erase(l);
         delete l;
@@ -697,7 +904,9 @@ class uring_backend final : public backend {
   io_uring_buf_ring* buf_ring_ = nullptr;  // the provided buffer ring, or nullptr without one
   char* buffers_ = nullptr;
   unsigned ring_buffers_ = 0;
-  std::vector<operation*> starved_;  // receives that met ENOBUFS, waiting for a buffer
+  std::deque<operation*> starved_;  // receives that met ENOBUFS, waiting for a buffer
+  unsigned resubmitting_ = 0;       // starved receives submitted again, not completed yet
+  std::deque<io_uring_sqe> spilled_;  // entries the full ring could not take yet
   file_path file_path_ = file_path::sendfile;
   std::vector<std::pair<int, int>> pipes_;  // idle pipes for the splice path
 };

@@ -21,7 +21,13 @@ class [[nodiscard]] io_awaiter final : public cancellable, public waiter_awaitab
   io_awaiter(const io_awaiter& o) noexcept : cancellable(), waiter_awaitable(), loop_(o.loop_), op_(o.op_) {}  // only before it starts
   io_awaiter& operator=(const io_awaiter&) = delete;
   ~io_awaiter() {
-    if (op_.in_flight) loop_->io().abandon(op_);
+    if (op_.in_flight) {
+      loop_->io().abandon(op_);
+    } else if (started_ && !resumed_ && op_.kind == op_kind::receive && op_.result > 0) {
+      // The receive completed with a lent buffer, but its owner dies before await_resume
+      // could hand the buffer to a recv_buffer: give it back here.
+      loop_->io().release_buffer(op_.buffer_id);
+    }
   }
 
   // Starts the operation inside `scope`; returns true when `w` will be resumed on completion,
@@ -33,6 +39,7 @@ class [[nodiscard]] io_awaiter final : public cancellable, public waiter_awaitab
       return false;
     }
     op_.who = w;
+    started_ = true;
     if (!loop_->io().start(op_)) return false;
     suspended_ = true;
     scope_ = scope;
@@ -42,6 +49,7 @@ class [[nodiscard]] io_awaiter final : public cancellable, public waiter_awaitab
   // Bytes moved (0 at end of file), the accepted fd, or the error; the scope's reason when
   // the scope cancelled the operation.
   result<std::size_t> await_resume() noexcept {
+    resumed_ = true;
     if (scope_) {
       scope_->leave(this);
       if (op_.result == -ECANCELED && scope_->cancelled()) return scope_->reason();
@@ -60,6 +68,8 @@ class [[nodiscard]] io_awaiter final : public cancellable, public waiter_awaitab
   operation op_;
   cancel_scope* scope_ = nullptr;
   bool suspended_ = false;
+  bool started_ = false;  // start() was called: the operation is (or was) the backend's
+  bool resumed_ = false;  // await_resume took the result (a receive's buffer with it)
 };
 
 }  // namespace c10k
