@@ -20,7 +20,7 @@ std::string load_tally::summary() const {
   std::string s = "sessions " + std::to_string(sessions) + ", responses ok " + std::to_string(responses_ok) +
                   ", cut by client " + std::to_string(cut_by_client) + ", ended by server " + std::to_string(server_closed) +
                   ", clean closes " + std::to_string(clean_closes) + ", refused " + std::to_string(refused) + ", bad " +
-                  std::to_string(bad);
+                  std::to_string(bad) + "; slowest first answer " + std::to_string(slowest_first_ms) + " ms";
   std::lock_guard lock(mutex_);
   for (const auto& p : problems_) s += "\n  " + p;
   return s;
@@ -179,6 +179,12 @@ task<bool> well_behaved(context& c, rng& r, int k, bool pipeline, bool cut_possi
   if (!s) co_return false;
   std::string buf;
   http_response resp;
+  const auto opened = std::chrono::steady_clock::now();
+  // "request 2 of 3, 412 ms after connect": where in the connection's life a failure came.
+  auto where = [&](const planned_request& q, unsigned index) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - opened).count();
+    return q.what + " (request " + std::to_string(index + 1) + ", " + std::to_string(ms) + " ms after connect)";
+  };
   const unsigned total = uniform(r, 1, max_requests);
   for (unsigned sent = 0; sent < total;) {
     std::vector<planned_request> batch;
@@ -194,13 +200,20 @@ task<bool> well_behaved(context& c, rng& r, int k, bool pipeline, bool cut_possi
       step_failed(c, k, "write " + batch.front().what, got::error_clean, w.error(), cut_possible);
       co_return true;
     }
-    for (const auto& q : batch) {
+    for (unsigned i = 0; i < batch.size(); ++i) {
+      const auto& q = batch[i];
       auto got_one = co_await with_timeout(10s, read_response(*s, buf, resp));
       if (got_one.what != got::response) {
-        step_failed(c, k, "read " + q.what, got_one.what, got_one.ec, cut_possible);
+        step_failed(c, k, "read " + where(q, sent - n + i), got_one.what, got_one.ec, cut_possible);
         co_return true;
       }
-      if (!check(c, k, q, resp)) co_return true;
+      if (sent == n && i == 0)
+        c.tally.first_answer_took(static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - opened).count()));
+      if (!check(c, k, q, resp)) {
+        c.tally.problem("  (that was " + where(q, sent - n + i) + ")");
+        co_return true;
+      }
       if (resp.header("connection") == "close") {
         if (!q.close && !c.cfg.stop_mode) c.tally.problem(std::string(kind_names[k]) + ": " + q.what + ": unasked Connection: close");
         // Nothing may follow a response that ends the connection.

@@ -24,6 +24,13 @@ struct load_tally {
   std::atomic<std::uint64_t> clean_closes{0};    // (stop mode) closed with no partial response
   std::atomic<std::uint64_t> refused{0};         // connects refused (stop mode: the end of a worker)
   std::atomic<std::uint64_t> bad{0};             // wrong, truncated or missing responses; hangs
+  std::atomic<std::uint64_t> slowest_first_ms{0};  // the longest from connect to a first answer (told, not asserted)
+
+  // Notes a first answer that took `ms`.
+  void first_answer_took(std::uint64_t ms) {
+    auto seen = slowest_first_ms.load();
+    while (ms > seen && !slowest_first_ms.compare_exchange_weak(seen, ms)) {}
+  }
 
   // Records a failure (the first 20 are kept with their text).
   void problem(std::string what) {

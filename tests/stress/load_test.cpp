@@ -22,7 +22,7 @@ class stress_load : public stress_test {
     cfg.port = srv->port();
     cfg.backend = backend_name();
     cfg.sessions = scaled(2000, 200);
-    cfg.concurrency = concurrency(250);
+    cfg.concurrency = concurrency(150);
     cfg.seed = seed_;
     std::optional<signal_storm> signals;
     if (storm) signals.emplace(threads, 100us);
