@@ -36,7 +36,7 @@ class stress_load : public stress_test {
     const auto& t = client.tally();
     std::cout << "[ stress   ] " << t.summary() << "\n";
     if (signals)
-      std::cout << "[ stress   ] signals sent " << signals->sent() << " to " << threads.size() << " threads, handled "
+      std::cout << "[ stress   ] signals sent " << signals->sent() << " to " << threads.size() << " threads; handled in this process so far "
                 << no_restart_handler::delivered() << "\n";
     EXPECT_EQ(client.failure(), "");
     EXPECT_EQ(t.bad.load(), 0u) << t.summary();
