@@ -32,8 +32,12 @@ constexpr bool waits_readable(op_kind k) noexcept {
   return k == op_kind::read || k == op_kind::accept || k == op_kind::receive;
 }
 
+// Fields ordered so that the small ones share words: an idle connection keeps one of these
+// (inside its receive's io_awaiter) for as long as it waits.
 struct operation {
   op_kind kind = op_kind::read;
+  bool started = false;         // connect: the connect() call has been made
+  bool in_flight = false;       // owned by the backend: between start() and completion
   int fd = -1;
   void* buf = nullptr;          // read, write; receive: the lent buffer, on completion
   std::size_t len = 0;          // read, write, sendfile
@@ -43,12 +47,10 @@ struct operation {
   off_t offset = 0;             // sendfile: advanced as bytes go out
   sockaddr* addr = nullptr;     // accept (out), connect (in)
   socklen_t addrlen = 0;        // accept (in/out), connect (in)
-  bool started = false;         // connect: the connect() call has been made
   std::uint32_t buffer_id = 0;  // receive: which lent buffer holds the data
 
   long long result = 0;         // >= 0 on success, -errno on failure (as io_uring reports)
   waiter who;                   // resumed when the operation completes
-  bool in_flight = false;       // owned by the backend: between start() and completion
   void* backend_data = nullptr; // owned by the backend while in flight (io_uring: its request)
 };
 
