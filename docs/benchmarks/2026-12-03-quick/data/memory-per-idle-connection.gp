@@ -1,0 +1,26 @@
+set terminal pngcairo noenhanced size 900,560 font ',10'
+set output '/work/main/results/2026-12-03-quick/memory-per-idle-connection.png'
+set title 'Resident memory per idle connection (10,000 idle)'
+set ylabel 'bytes'
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.7 border -1
+set boxwidth 0.8
+set xtics rotate by -30
+set grid ytics
+set datafile missing 'NaN'
+set logscale y
+plot '/work/main/results/2026-12-03-quick/data/memory-per-idle-connection.dat' using 2:xtic(1) with boxes notitle
+set terminal svg noenhanced size 900,560
+set output '/work/main/results/2026-12-03-quick/memory-per-idle-connection.svg'
+set title 'Resident memory per idle connection (10,000 idle)'
+set ylabel 'bytes'
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.7 border -1
+set boxwidth 0.8
+set xtics rotate by -30
+set grid ytics
+set datafile missing 'NaN'
+set logscale y
+plot '/work/main/results/2026-12-03-quick/data/memory-per-idle-connection.dat' using 2:xtic(1) with boxes notitle
