@@ -214,6 +214,10 @@ void request_reader::finish_request() noexcept {
 }
 
 void request_reader::reset(std::size_t keep) noexcept {
+  // The head's views point into buffers that are cleared (or freed) here: forget them, so the
+  // next burst's first request object is built on nothing stale.
+  head_.method = head_.target = head_.host = {};
+  head_.headers.clear();
   in_.clear();
   pos_ = 0;
   scanned_ = 0;
