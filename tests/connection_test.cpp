@@ -27,54 +27,8 @@ using c10k::testing::http_client;
 
 namespace {
 
-// A blocking loopback socket for byte-exact checks (receive timeouts so a hung server fails).
-class raw_socket {
- public:
-  explicit raw_socket(std::uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (!c10k::testing::connect_loopback(fd_, port)) throw std::runtime_error("connect failed");
-    timeval tv{10, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  }
-  raw_socket(const raw_socket&) = delete;
-  ~raw_socket() { ::close(fd_); }
-
-  void send(std::string_view bytes) {
-    while (!bytes.empty()) {
-      const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw std::runtime_error("send failed");
-      bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-  }
-  // Reads until `what` has arrived (or the peer closed, or 10 s of silence); returns all read.
-  std::string read_until(std::string_view what) {
-    while (buf_.find(what) == std::string::npos)
-      if (!fill()) break;
-    return buf_;
-  }
-  // Reads until the peer closes (or 10 s of silence); returns all read.
-  std::string read_all() {
-    while (fill()) {}
-    return buf_;
-  }
-  int fd() const noexcept { return fd_; }
-
- private:
-  bool fill() {
-    char tmp[65536];
-    ssize_t n;
-    do n = ::recv(fd_, tmp, sizeof tmp, 0);
-    while (n < 0 && errno == EINTR);
-    if (n <= 0) return false;
-    buf_.append(tmp, static_cast<std::size_t>(n));
-    return true;
-  }
-  int fd_;
-  std::string buf_;
-};
+// A blocking loopback client for byte-exact checks (receive timeouts so a hung server fails).
+using raw_socket = http_client;
 
 std::size_t count_of(std::string_view hay, std::string_view needle) {
   std::size_t n = 0;

@@ -21,6 +21,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace c10k::testing {
 
@@ -148,6 +149,20 @@ class http_client {
   }
 
   // True when the server closed the connection (EOF) with no further bytes.
+  // Reads until `what` has arrived, or the server closed (or 10 s passed in silence); returns
+  // everything read and not yet taken by read_reply, for byte-exact checks.
+  std::string read_until(std::string_view what) {
+    while (buf_.find(what) == std::string::npos)
+      if (!fill()) break;
+    return buf_;
+  }
+  // Reads until the server closes (or 10 s of silence); returns everything not yet taken.
+  std::string read_all() {
+    while (fill()) {}
+    return buf_;
+  }
+  int fd() const noexcept { return fd_; }
+
   bool closed_by_server() {
     if (!buf_.empty()) return false;
     char c;
