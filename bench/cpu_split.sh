@@ -11,6 +11,7 @@
 # Prints a line per run, then per server and mode the medians with min-max, and the ratios
 # the connection issue sets as targets (each round's ratio against the same round's peer).
 set -euo pipefail
+. "$(dirname "$0")/nginx_plain.sh"
 build=${1:-build}; rounds=${2:-5}; secs=${3:-5}
 servers=${SERVERS:-c10k-io_uring c10k-epoll reactor-io_uring reactor-epoll nginx}
 modes=${MODES:-plain pipelined}
@@ -49,23 +50,7 @@ for s in $servers; do
     reactor-*) taskset -c 0 "$build/bench/servers/c10k-reactor" --port "$port" --threads 1 --backend "${s#reactor-}" \
                  > "$work/$s.log" 2>&1 & pids[$s]=$! ;;
     nginx)
-      command -v nginx >/dev/null || { echo "nginx is missing: apt-get install nginx-light" >&2; exit 1; }
-      cat > "$work/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/error.log warn;
-events { worker_connections 20000; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  server {
-    listen 127.0.0.1:$port;
-    location = /plain { default_type text/plain; return 200 "x"; }
-  }
-}
-CONF
-      taskset -c 0 nginx -c "$work/nginx.conf" & ;;
+      start_nginx_plain "$work" "$port" ;;
     *) echo "unknown server $s" >&2; exit 2 ;;
   esac
 done

@@ -11,6 +11,7 @@
 # Needs wrk and nginx (apt-get install wrk nginx-light). Prints a line per run, then medians
 # with min and max.
 set -euo pipefail
+. "$(dirname "$0")/nginx_plain.sh"
 build=${1:-build}; rounds=${2:-3}; secs=${3:-10}; conns=${4:-64}
 backends=${BACKENDS:-io_uring epoll epoll-et poll select}
 modes=${MODES:-coroutine}  # MODES="coroutine fiber" adds each backend in fiber mode
@@ -46,23 +47,7 @@ for b in $backends; do
 done
 backends=$servers
 if [ "$with_nginx" = 1 ]; then
-  command -v nginx >/dev/null || { echo "nginx is missing: apt-get install nginx-light" >&2; exit 1; }
-  cat > "$work/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/error.log warn;
-events { worker_connections 20000; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  server {
-    listen 127.0.0.1:$nginx_port;
-    location = /plain { default_type text/plain; return 200 "x"; }
-  }
-}
-CONF
-  taskset -c 0 nginx -c "$work/nginx.conf" &
+  start_nginx_plain "$work" "$nginx_port"
 fi
 sleep 1
 for b in $backends; do
