@@ -7,10 +7,10 @@
 #include <mutex>
 
 #include "c10k/log.hpp"
-#include "epoll_backend.hpp"
-#include "poll_backend.hpp"
-#include "select_backend.hpp"
-#include "uring_backend.hpp"
+#include "backends/epoll_backend.hpp"
+#include "backends/poll_backend.hpp"
+#include "backends/select_backend.hpp"
+#include "backends/uring_backend.hpp"
 
 namespace c10k {
 namespace {
