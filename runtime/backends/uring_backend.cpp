@@ -15,7 +15,6 @@
 #include <liburing.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -28,6 +27,7 @@
 #include <unordered_map>
 
 #include "c10k/log.hpp"
+#include "wake_fd.hpp"
 
 namespace c10k {
 namespace {
@@ -121,7 +121,6 @@ class uring_backend final : public backend {
     }
     if (buffers_) ::munmap(buffers_, std::size_t(ring_buffers_) * receive_buffer_bytes);
     if (buf_ring_) ::munmap(buf_ring_, buf_ring_bytes());
-    ::close(wakefd_);
     // Requests the kernel never completed are freed with the ring; their records go here.
     for (request* r : all_requests_) delete r;
   }
@@ -147,12 +146,12 @@ class uring_backend final : public backend {
       return missing;
     }
     (void)io_uring_register_ring_fd(&ring_);  // saves an fd lookup per enter where supported
-    wakefd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (wakefd_ < 0) {
-      int err = errno;
+    auto wake = wake_fd::make();
+    if (!wake) {
       io_uring_queue_exit(&ring_);
-      return errno_code(err);
+      return wake.error();
     }
+    wake_ = std::move(*wake);
     arm_wake();
     if (!listed(disabled, "provided_buffers")) setup_buffer_ring();
     if (const char* fp = std::getenv("C10K_IO_URING_FILE_PATH")) {
@@ -365,7 +364,7 @@ class uring_backend final : public backend {
     return reap();
   }
 
-  void wake() noexcept override { (void)::eventfd_write(wakefd_, 1); }
+  void wake() noexcept override { wake_.signal(); }
 
   void release_buffer(std::uint32_t id) noexcept override {
     if (!buf_ring_) {
@@ -692,8 +691,8 @@ class uring_backend final : public backend {
 
   void arm_wake() {
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_read(sqe, wakefd_, &wake_value_, sizeof wake_value_, 0);
-    io_uring_sqe_set_data(sqe, new_request(req_kind::wake, wakefd_));
+    io_uring_prep_read(sqe, wake_.fd(), &wake_value_, sizeof wake_value_, 0);
+    io_uring_sqe_set_data(sqe, new_request(req_kind::wake, wake_.fd()));
   }
 
   listener_state* listener_for(int fd) {
@@ -892,7 +891,7 @@ class uring_backend final : public backend {
 
   io_uring ring_{};
   bool initialised_ = false;
-  int wakefd_ = -1;
+  wake_fd wake_;
   std::uint64_t wake_value_ = 0;
   std::vector<std::uint32_t> in_flight_;  // requests in the kernel per fd, to skip needless cancels
   std::unordered_map<int, listener_state*> listeners_;
