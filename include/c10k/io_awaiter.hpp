@@ -33,7 +33,7 @@ class [[nodiscard]] io_awaiter final : public cancellable, public waiter_awaitab
   // Starts the operation inside `scope`; returns true when `w` will be resumed on completion,
   // false when the result is ready now.
   bool suspend_with(waiter w, cancel_scope* scope) {
-    if (scope && scope->cancelled()) {
+    if (already_cancelled(scope)) {
       scope_ = scope;
       op_.result = -ECANCELED;
       return false;

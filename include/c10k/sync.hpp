@@ -182,7 +182,7 @@ class event {
     explicit wait_awaiter(event& e) noexcept : e_(&e) {}
     // Returns false when the outcome is ready now, true when w is queued to be woken.
     bool suspend_with(waiter w, cancel_scope* scope) {
-      if (scope && scope->cancelled()) return (outcome_ = scope->reason(), false);
+      if (const std::error_code why = already_cancelled(scope)) return (outcome_ = why, false);
       if (e_->set_) return false;
       wait_in(e_->waiters_, w, scope);
       return true;
@@ -223,7 +223,7 @@ class semaphore {
     explicit acquire_awaiter(semaphore& s) noexcept : s_(&s) {}
     // Returns false when the outcome is ready now, true when w is queued to be woken.
     bool suspend_with(waiter w, cancel_scope* scope) {
-      if (scope && scope->cancelled()) return (outcome_ = scope->reason(), false);
+      if (const std::error_code why = already_cancelled(scope)) return (outcome_ = why, false);
       if (s_->try_acquire()) return false;
       wait_in(s_->waiters_, w, scope);
       return true;
@@ -266,7 +266,7 @@ class wait_group {
     explicit wait_awaiter(wait_group& g) noexcept : g_(&g) {}
     // Returns false when the outcome is ready now, true when w is queued to be woken.
     bool suspend_with(waiter w, cancel_scope* scope) {
-      if (scope && scope->cancelled()) return (outcome_ = scope->reason(), false);
+      if (const std::error_code why = already_cancelled(scope)) return (outcome_ = why, false);
       if (g_->count_ == 0) return false;
       wait_in(g_->waiters_, w, scope);
       return true;
@@ -310,7 +310,7 @@ class channel {
     send_awaiter(channel& c, T value) : c_(&c), value_(std::move(value)) {}
     // Returns false when the outcome is ready now, true when w is queued to be woken.
     bool suspend_with(waiter w, cancel_scope* scope) {
-      if (scope && scope->cancelled()) return (outcome_ = scope->reason(), false);
+      if (const std::error_code why = already_cancelled(scope)) return (outcome_ = why, false);
       if (c_->closed_) return (outcome_ = channel_closed(), false);
       if (auto* r = c_->receivers_.template front<typename channel::receive_awaiter>()) {
         // A receiver waits only on an empty buffer: hand the item straight over.
@@ -339,7 +339,7 @@ class channel {
     explicit receive_awaiter(channel& c) noexcept : c_(&c) {}
     // Returns false when the outcome is ready now, true when w is queued to be woken.
     bool suspend_with(waiter w, cancel_scope* scope) {
-      if (scope && scope->cancelled()) return (outcome_ = scope->reason(), false);
+      if (const std::error_code why = already_cancelled(scope)) return (outcome_ = why, false);
       if (c_->take(value_)) return false;
       if (c_->closed_) return (outcome_ = channel_closed(), false);
       wait_in(c_->receivers_, w, scope);

@@ -24,8 +24,8 @@ class [[nodiscard]] sleep_awaiter final : public cancellable, public waiter_awai
   // Arms the timer; returns false when the scope was already cancelled.
   bool suspend_with(waiter w, cancel_scope* scope) {
     scope_ = scope;
-    if (scope && scope->cancelled()) {
-      outcome_ = scope->reason();
+    if (const std::error_code why = already_cancelled(scope)) {
+      outcome_ = why;
       return false;
     }
     who_ = w;

@@ -12,9 +12,9 @@
 #include "poll_backend.hpp"
 
 #include "readiness_backend.hpp"
+#include "wake_fd.hpp"
 
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,11 +32,9 @@ constexpr short writable_events = POLLOUT | failure_events;
 
 class poll_backend final : public readiness_backend {
  public:
-  poll_backend(ready_queue& ready, int wakefd) : readiness_backend(ready, /*level_triggered=*/true), wakefd_(wakefd) {
-    fds_.push_back(pollfd{wakefd_, POLLIN, 0});
+  poll_backend(ready_queue& ready, wake_fd wake) : readiness_backend(ready, /*level_triggered=*/true), wake_(std::move(wake)) {
+    fds_.push_back(pollfd{wake_.fd(), POLLIN, 0});
   }
-
-  ~poll_backend() override { ::close(wakefd_); }
 
   std::string_view name() const noexcept override { return "poll"; }
 
@@ -69,10 +67,9 @@ class poll_backend final : public readiness_backend {
       if (p.revents == 0) continue;
       --left;
       fds_[i].revents = 0;
-      if (p.fd == wakefd_) {
-        eventfd_t v;
+      if (p.fd == wake_.fd()) {
         ++counters_.syscalls;
-        (void)::eventfd_read(wakefd_, &v);
+        wake_.drain();
         continue;
       }
       waiters& w = *waiters_of(p.fd);
@@ -83,7 +80,7 @@ class poll_backend final : public readiness_backend {
     return completed;
   }
 
-  void wake() noexcept override { (void)::eventfd_write(wakefd_, 1); }
+  void wake() noexcept override { wake_.signal(); }
 
  private:
   int on_wait(int fd, bool readable, waiters& w) noexcept override {
@@ -123,17 +120,17 @@ class poll_backend final : public readiness_backend {
     index_[fd] = -1;
   }
 
-  int wakefd_;
+  wake_fd wake_;
   std::vector<int> index_;   // per fd: its position in fds_, or -1
-  std::vector<pollfd> fds_;  // fds_[0] is wakefd_; the rest are the fds somebody waits on
+  std::vector<pollfd> fds_;  // fds_[0] is the wake_fd; the rest are the fds somebody waits on
 };
 
 }  // namespace
 
 result<std::unique_ptr<backend>> make_poll_backend(ready_queue& ready) {
-  int wakefd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (wakefd < 0) return errno_code(errno);
-  return std::unique_ptr<backend>(std::make_unique<poll_backend>(ready, wakefd));
+  auto wake = wake_fd::make();
+  if (!wake) return wake.error();
+  return std::unique_ptr<backend>(std::make_unique<poll_backend>(ready, std::move(*wake)));
 }
 
 }  // namespace c10k

@@ -11,8 +11,8 @@
 #include "select_backend.hpp"
 
 #include "readiness_backend.hpp"
+#include "wake_fd.hpp"
 
-#include <sys/eventfd.h>
 #include <sys/select.h>
 #include <unistd.h>
 
@@ -28,13 +28,12 @@ namespace {
 
 class select_backend final : public readiness_backend {
  public:
-  select_backend(ready_queue& ready, int wakefd) : readiness_backend(ready, /*level_triggered=*/true), wakefd_(wakefd), max_fd_(wakefd) {
+  select_backend(ready_queue& ready, wake_fd wake)
+      : readiness_backend(ready, /*level_triggered=*/true), wake_(std::move(wake)), max_fd_(wake_.fd()) {
     FD_ZERO(&read_set_);
     FD_ZERO(&write_set_);
-    FD_SET(wakefd_, &read_set_);
+    FD_SET(wake_.fd(), &read_set_);
   }
-
-  ~select_backend() override { ::close(wakefd_); }
 
   std::string_view name() const noexcept override { return "select"; }
 
@@ -79,10 +78,9 @@ class select_backend final : public readiness_backend {
       if (!r && !w) continue;
       left -= int{r} + int{w};
       ++counters_.events;
-      if (fd == wakefd_) {
-        eventfd_t v;
+      if (fd == wake_.fd()) {
         ++counters_.syscalls;
-        (void)::eventfd_read(wakefd_, &v);
+        wake_.drain();
         continue;
       }
       waiters& ws = *waiters_of(fd);
@@ -93,7 +91,7 @@ class select_backend final : public readiness_backend {
     return completed;
   }
 
-  void wake() noexcept override { (void)::eventfd_write(wakefd_, 1); }
+  void wake() noexcept override { wake_.signal(); }
 
  private:
   int on_wait(int fd, bool readable, waiters&) noexcept override {
@@ -118,24 +116,23 @@ class select_backend final : public readiness_backend {
     while (max_fd_ > 0 && !FD_ISSET(max_fd_, &read_set_) && !FD_ISSET(max_fd_, &write_set_)) --max_fd_;
   }
 
-  int wakefd_;
-  int max_fd_;       // the highest fd set in either master, wakefd_ at least
-  fd_set read_set_;  // fds with a reader waiting, and wakefd_
+  wake_fd wake_;
+  int max_fd_;       // the highest fd set in either master, the wake_fd at least
+  fd_set read_set_;  // fds with a reader waiting, and the wake_fd
   fd_set write_set_; // fds with a writer waiting
 };
 
 }  // namespace
 
 result<std::unique_ptr<backend>> make_select_backend(ready_queue& ready) {
-  int wakefd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (wakefd < 0) return errno_code(errno);
-  if (wakefd >= FD_SETSIZE) {  // the process already holds FD_SETSIZE fds: select cannot wait on it
-    log(log_level::warning, "select backend: the wake-up eventfd is fd {}, not below FD_SETSIZE ({})", wakefd,
+  auto wake = wake_fd::make();
+  if (!wake) return wake.error();
+  if (wake->fd() >= FD_SETSIZE) {  // the process already holds FD_SETSIZE fds: select cannot wait on it
+    log(log_level::warning, "select backend: the wake-up eventfd is fd {}, not below FD_SETSIZE ({})", wake->fd(),
         FD_SETSIZE);
-    ::close(wakefd);
-    return std::errc::value_too_large;
+    return std::errc::value_too_large;  // the eventfd closes with `wake`
   }
-  return std::unique_ptr<backend>(std::make_unique<select_backend>(ready, wakefd));
+  return std::unique_ptr<backend>(std::make_unique<select_backend>(ready, std::move(*wake)));
 }
 
 }  // namespace c10k

@@ -10,9 +10,9 @@
 #include "epoll_backend.hpp"
 
 #include "readiness_backend.hpp"
+#include "wake_fd.hpp"
 
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <array>
@@ -26,13 +26,10 @@ constexpr std::uint32_t writable_events = EPOLLOUT | EPOLLHUP | EPOLLERR;
 
 class epoll_backend final : public readiness_backend {
  public:
-  epoll_backend(epoll_mode mode, ready_queue& ready, int epfd, int wakefd)
-      : readiness_backend(ready, mode == epoll_mode::level), mode_(mode), epfd_(epfd), wakefd_(wakefd) {}
+  epoll_backend(epoll_mode mode, ready_queue& ready, int epfd, wake_fd wake)
+      : readiness_backend(ready, mode == epoll_mode::level), mode_(mode), epfd_(epfd), wake_(std::move(wake)) {}
 
-  ~epoll_backend() override {
-    ::close(wakefd_);
-    ::close(epfd_);
-  }
+  ~epoll_backend() override { ::close(epfd_); }
 
   std::string_view name() const noexcept override { return mode_ == epoll_mode::edge ? "epoll-et" : "epoll"; }
 
@@ -66,10 +63,9 @@ class epoll_backend final : public readiness_backend {
     for (int i = 0; i < n; ++i) {
       const int fd = events_[i].data.fd;
       const std::uint32_t ev = events_[i].events;
-      if (fd == wakefd_) {
-        eventfd_t v;
+      if (fd == wake_.fd()) {
         ++counters_.syscalls;
-        (void)::eventfd_read(wakefd_, &v);
+        wake_.drain();
         continue;
       }
       waiters* w = waiters_of(fd);
@@ -80,14 +76,14 @@ class epoll_backend final : public readiness_backend {
     return completed;
   }
 
-  void wake() noexcept override { (void)::eventfd_write(wakefd_, 1); }
+  void wake() noexcept override { wake_.signal(); }
 
   // Registers the wake-up eventfd; returns the error epoll_ctl reported.
   result<void> watch_wakefd() {
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.fd = wakefd_;
-    if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, wakefd_, &ev) < 0) return errno_code(errno);
+    ev.data.fd = wake_.fd();
+    if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, wake_.fd(), &ev) < 0) return errno_code(errno);
     return {};
   }
 
@@ -145,7 +141,7 @@ class epoll_backend final : public readiness_backend {
 
   epoll_mode mode_;
   int epfd_;
-  int wakefd_;
+  wake_fd wake_;
   std::vector<std::uint32_t> armed_;  // per fd: the events epoll watches; 0 when not in the set
   std::array<epoll_event, 512> events_{};
 };
@@ -155,13 +151,12 @@ class epoll_backend final : public readiness_backend {
 result<std::unique_ptr<backend>> make_epoll_backend(epoll_mode mode, ready_queue& ready) {
   int epfd = ::epoll_create1(EPOLL_CLOEXEC);
   if (epfd < 0) return errno_code(errno);
-  int wakefd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (wakefd < 0) {
-    int err = errno;
+  auto wake = wake_fd::make();
+  if (!wake) {
     ::close(epfd);
-    return errno_code(err);
+    return wake.error();
   }
-  auto b = std::make_unique<epoll_backend>(mode, ready, epfd, wakefd);
+  auto b = std::make_unique<epoll_backend>(mode, ready, epfd, std::move(*wake));
   if (auto r = b->watch_wakefd(); !r) return r.error();
   return std::unique_ptr<backend>(std::move(b));
 }
