@@ -40,6 +40,12 @@ struct connection_work {
   }
 };
 
+// Enough for the bursts one loop serves at once in practice; a spike's extra is freed. Room is
+// made up front, so taking one back never allocates (and cannot fail).
+constexpr std::size_t max_kept_work = 256;
+
+work_pool::work_pool() { free_.reserve(max_kept_work); }
+
 work_pool::~work_pool() {
   for (connection_work* w : free_) delete w;
 }
@@ -53,15 +59,8 @@ connection_work* work_pool::acquire() {
 
 void work_pool::release(connection_work* w) noexcept {
   w->reset();
-  // Enough for the bursts one loop serves at once in practice; a spike's extra is freed.
-  if (free_.size() < 256) {
-    try {
-      free_.push_back(w);
-      return;
-    } catch (...) {
-    }
-  }
-  delete w;
+  if (free_.size() < free_.capacity()) free_.push_back(w);
+  else delete w;
 }
 
 namespace {
@@ -137,11 +136,15 @@ task<void> linger_close(connection_io& io) {
   }
 }
 
-// Whether the server would keep the connection after the request it is answering.
-bool may_continue(const connection& c) noexcept {
+// Counts a request answered on c; returns whether the server would keep the connection after
+// it (not draining, under max_requests_per_connection).
+bool count_answered(connection& c) noexcept {
+  ++c.served;
+  ++c.state.requests;
   const server_options& o = *c.state.options;
   return !c.state.draining && (o.max_requests_per_connection == 0 || c.served < o.max_requests_per_connection);
 }
+
 
 // Answers the request whose head the reader just parsed, on a route that reads its body as a
 // stream: the handler runs now and reads the body as it arrives. Returns whether the
@@ -151,16 +154,16 @@ task<bool> serve_streamed(connection& c, request& req, const handler& h, request
   body_stream body(reader, input, writer);
   req.set_body_stream(&body);
   c.deadline.enter_untimed(connection_phase::handler);
-  response resp;
+  std::optional<response> resp;
   try {
-    resp = co_await h(req);
+    resp.emplace(co_await h(req));
   } catch (...) {
-    resp = handler_failed(req);
+    resp.emplace(handler_failed(req));  // a handler that throws gets the client a 500
   }
   const bool body_ok = co_await body.drain();
-  ++c.served;
-  ++c.state.requests;
-  co_return co_await writer.send_stream(std::move(resp), reader.head(), body_ok && may_continue(c));
+  const bool may_continue = count_answered(c) && body_ok;
+  if (resp->stream()) co_return co_await writer.send_stream(std::move(*resp), reader.head(), may_continue);
+  co_return writer.add(std::move(*resp), reader.head(), may_continue);
 }
 
 // Serves the requests that start with `first` (the first bytes after an idle wait), and any
@@ -209,7 +212,7 @@ task<bool> serve_requests(connection& c, recv_buffer first) {
       case read_status::head: {
         const request_head& head = reader.head();
         // HTTP/1.0 has no Expect (RFC 9110 10.1.1): ignored there; 1.1 knows only 100-continue.
-        if (head.version_minor >= 1 && !head.expect_continue && head.header("expect")) {
+        if (head.expectation_unmet) {
           writer.add_error(417, "only 100-continue is expected");
           refused = true;
           keep = false;
@@ -228,23 +231,20 @@ task<bool> serve_requests(connection& c, recv_buffer first) {
         req.set_body(reader.body());
         c.deadline.enter_untimed(connection_phase::handler);
         if (!route.handler_fn) {
-          ++c.served;
-          ++c.state.requests;
-          keep = writer.add(std::move(route.fallback), reader.head(), may_continue(c));
+          keep = writer.add(std::move(route.fallback), reader.head(), count_answered(c));
         } else {
-          // The response is built in place and queued inside the try: no default response to
-          // construct and move over per request.
+          // The response is made in place and queued inside the try: no default response to
+          // make and assign over per request.
+          bool answered = false;
           try {
             response resp = co_await (*route.handler_fn)(req);
-            ++c.served;
-            ++c.state.requests;
-            if (resp.stream()) keep = co_await writer.send_stream(std::move(resp), reader.head(), may_continue(c));
-            else keep = writer.add(std::move(resp), reader.head(), may_continue(c));
+            answered = true;
+            const bool may_continue = count_answered(c);
+            if (resp.stream()) keep = co_await writer.send_stream(std::move(resp), reader.head(), may_continue);
+            else keep = writer.add(std::move(resp), reader.head(), may_continue);
           } catch (...) {
-            response failed = handler_failed(req);
-            ++c.served;
-            ++c.state.requests;
-            keep = writer.add(std::move(failed), reader.head(), may_continue(c));
+            if (answered) throw;  // the writer failed (out of memory), not the handler
+            keep = writer.add(handler_failed(req), reader.head(), count_answered(c));  // a 500
           }
         }
         reader.finish_request();

@@ -18,7 +18,7 @@ task<result<void>> connection_input::receive() {
   const clock::time_point now = io_.loop.now();
   if (reader_.in_body()) {
     if (body_since_ == clock::time_point{}) body_since_ = now;
-    if (body_pace::too_slow(body_since_, now, reader_.body_bytes_received(), o)) co_return std::errc::timed_out;
+    if (body_too_slow(body_since_, now, reader_.body_bytes_received(), o)) co_return std::errc::timed_out;
     io_.deadline.enter(connection_phase::body, now + o.body_timeout);
   } else {
     io_.deadline.enter(connection_phase::head, head_since_ + o.header_timeout);

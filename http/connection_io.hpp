@@ -18,17 +18,13 @@ struct connection_io {
   event_loop& loop;
 };
 
-// The pace of a body under way: once body_timeout has passed, it must keep
-// min_body_bytes_per_second on average (slow POST).
-class body_pace {
- public:
-  // True when a body that started to arrive at `since` and has brought `bytes` is too slow.
-  static bool too_slow(clock::time_point since, clock::time_point now, std::uint64_t bytes, const server_options& o) {
-    const auto elapsed = now - since;
-    if (elapsed <= o.body_timeout) return false;
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
-    return bytes * 1000 / static_cast<std::uint64_t>(ms + 1) < o.min_body_bytes_per_second;
-  }
-};
+// True when a body that began to be waited for at `since` and has brought `bytes` is too slow:
+// once body_timeout has passed, it must keep min_body_bytes_per_second on average (slow POST).
+inline bool body_too_slow(clock::time_point since, clock::time_point now, std::uint64_t bytes, const server_options& o) {
+  const auto elapsed = now - since;
+  if (elapsed <= o.body_timeout) return false;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
+  return bytes * 1000 / static_cast<std::uint64_t>(ms + 1) < o.min_body_bytes_per_second;
+}
 
 }  // namespace c10k::http

@@ -27,7 +27,7 @@ struct connection_work;
 // of any connection, so an idle connection holds none of it and a busy one allocates nothing.
 class work_pool {
  public:
-  work_pool() = default;
+  work_pool();
   work_pool(const work_pool&) = delete;
   ~work_pool();
   // A reset work object: a kept one, or a new one.

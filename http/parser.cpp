@@ -228,6 +228,7 @@ struct head_state {
   bool conn_close = false;
   bool conn_keep_alive = false;
   bool expect_continue = false;
+  bool expect_seen = false;
 };
 
 parse_error on_content_length(std::string_view value, head_state& st, request_head& out) noexcept {
@@ -292,6 +293,7 @@ parse_error on_header(std::string_view name, std::string_view value, head_state&
       break;
     case 6:
       if (iequals_lower(name, "expect")) {
+        st.expect_seen = true;
         for_each_element(value, [&](std::string_view elem) noexcept {
           if (iequals_lower(elem, "100-continue")) st.expect_continue = true;
           return parse_error::none;
@@ -375,6 +377,7 @@ parse_result parse_request_head(std::string_view full, request_head& out, const 
   out.content_length = 0;
   out.keep_alive = true;
   out.expect_continue = false;
+  out.expectation_unmet = false;
   out.host = {};
 
   // Parsing only the first max_head_bytes makes the limit exact and bounds the work per call;
@@ -512,6 +515,7 @@ parse_result parse_request_head(std::string_view full, request_head& out, const 
   out.keep_alive = !st.conn_close && (out.version_minor == 1 || st.conn_keep_alive);
   // RFC 9110 section 10.1.1: a 100-continue expectation in an HTTP/1.0 request must be ignored.
   out.expect_continue = st.expect_continue && out.version_minor == 1;
+  out.expectation_unmet = st.expect_seen && !st.expect_continue && out.version_minor == 1;
   return {parse_status::done, i, parse_error::none};
 }
 

@@ -59,8 +59,11 @@ const char* framing_violation(const response& r) noexcept {
   return nullptr;
 }
 
-// 204 and 304 never have content (1xx never reach here).
-bool has_no_content(int status) noexcept { return status == 204 || status == 304; }
+// Whether the answer to a request with `head` carries no body bytes: HEAD, and 204 and 304,
+// which never have content (1xx never reach here).
+bool without_body(const request_head& head, const response& r) noexcept {
+  return head.method == "HEAD" || r.status() == 204 || r.status() == 304;
+}
 
 // Replaces a response the writer cannot send with a 500, saying why in the log.
 void check(response& r, const request_head& head) {
@@ -76,7 +79,7 @@ void check(response& r, const request_head& head) {
 bool response_writer::add(response&& r, const request_head& head, bool may_continue) {
   check(r, head);
   const bool keep_alive = may_continue && head.keep_alive && !r.closes_connection();
-  const bool head_only = head.method == "HEAD" || has_no_content(r.status());
+  const bool head_only = without_body(head, r);
   queue(std::move(r), keep_alive, head.version_minor, head_only);
   return keep_alive;
 }
@@ -200,10 +203,10 @@ class stream_writer final : public body_writer {
 
 task<bool> response_writer::send_stream(response&& r, const request_head& head, bool keep_alive) {
   check(r, head);
-  const bool head_only = head.method == "HEAD" || has_no_content(r.status());
+  const bool head_only = without_body(head, r);
   // An HTTP/1.0 stream ends where the connection does.
   keep_alive = keep_alive && head.keep_alive && !r.closes_connection() && (head_only || head.version_minor >= 1);
-  if (!r.stream()) {
+  if (!r.stream()) {  // check() replaced it with a 500
     queue(std::move(r), keep_alive, head.version_minor, head_only);
     co_return keep_alive;
   }

@@ -30,33 +30,30 @@ std::size_t cap_from_fd_limit() noexcept {
   return rl.rlim_cur > reserve ? static_cast<std::size_t>(rl.rlim_cur - reserve) : 1;
 }
 
-// Closes the loop's listener when the accept loop's frame goes: when the accept loop ends, or
-// at the latest when its loop is destroyed (the loop destroys its tasks first, on its own
-// thread, while it is still whole). A parameter of accept_loop rather than a local, so that it
-// goes with the frame even when the loop was stopped before the task ever ran (a start() that
-// failed on another loop), and no listener outlives the loop it points to.
-struct listener_closer {
+// Runs `at_end(loop_state&)` when the frame of the task it is a parameter of goes: when the
+// task ends, or at the latest when its loop is destroyed (the loop destroys its tasks first, on
+// its own thread, while it is still whole). A parameter rather than a local, so that it goes
+// with the frame even when the loop was stopped before the task ever ran.
+template <void (*at_end)(loop_state&)>
+struct at_frame_end {
   loop_state* st;
-  explicit listener_closer(loop_state& s) noexcept : st(&s) {}
-  listener_closer(listener_closer&& o) noexcept : st(std::exchange(o.st, nullptr)) {}
-  listener_closer& operator=(listener_closer&&) = delete;
-  ~listener_closer() {
-    if (st) st->listener.close();
+  explicit at_frame_end(loop_state& s) noexcept : st(&s) {}
+  at_frame_end(at_frame_end&& o) noexcept : st(std::exchange(o.st, nullptr)) {}
+  at_frame_end& operator=(at_frame_end&&) = delete;
+  ~at_frame_end() {
+    if (st) at_end(*st);
   }
 };
 
-// Closes the loop's idle connections when the idle reaper's frame goes, which is when the loop
-// is destroyed: an idle connection is owned by no task (it waits in a small object of its
-// own), so the loop's teardown of its tasks would not reach it.
-struct idle_closer {
-  loop_state* st;
-  explicit idle_closer(loop_state& s) noexcept : st(&s) {}
-  idle_closer(idle_closer&& o) noexcept : st(std::exchange(o.st, nullptr)) {}
-  idle_closer& operator=(idle_closer&&) = delete;
-  ~idle_closer() {
-    if (st) close_idle_connections(*st);
-  }
-};
+void close_listener(loop_state& st) { st.listener.close(); }
+
+// The accept loop closes the loop's listener when it goes, so no listener outlives the loop it
+// points to (a start() that failed on another loop destroys this one).
+using listener_closer = at_frame_end<close_listener>;
+// The idle reaper closes the loop's idle connections when it goes, which is when the loop is
+// destroyed: an idle connection is owned by no task (it waits in a small object of its own),
+// so the loop's teardown of its tasks would not reach it.
+using idle_closer = at_frame_end<close_idle_connections>;
 
 // Waits for ever: the task exists for its frame's end (see idle_closer).
 task<void> idle_reaper(idle_closer) { co_await std::suspend_always{}; }

@@ -284,6 +284,18 @@ TEST(parser, flags_expect_100_continue_only_for_http11) {
   EXPECT_FALSE(head.expect_continue);
 }
 
+TEST(parser, flags_an_expectation_it_cannot_meet_only_for_http11) {
+  request_head head;
+  ASSERT_EQ(parse_request_head(request_with("Host: h\r\nExpect: something-else\r\n"), head).status, parse_status::done);
+  EXPECT_TRUE(head.expectation_unmet);
+  ASSERT_EQ(parse_request_head(request_with("Host: h\r\nExpect: 100-continue\r\n"), head).status, parse_status::done);
+  EXPECT_FALSE(head.expectation_unmet);
+  ASSERT_EQ(parse_request_head(request_with("Host: h\r\n"), head).status, parse_status::done);
+  EXPECT_FALSE(head.expectation_unmet);
+  ASSERT_EQ(parse_request_head("POST / HTTP/1.0\r\nExpect: something-else\r\n\r\n", head).status, parse_status::done);
+  EXPECT_FALSE(head.expectation_unmet);
+}
+
 TEST(parser, stops_at_the_end_of_the_first_of_two_pipelined_requests) {
   const std::string first = request_with("Host: a\r\n", "GET /one HTTP/1.1\r\n");
   const std::string second = request_with("Host: b\r\n", "GET /two HTTP/1.1\r\n");

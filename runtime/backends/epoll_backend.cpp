@@ -36,7 +36,7 @@ class epoll_backend final : public readiness_backend {
   result<void> attach(int fd) override {
     if (fd < 0) return std::errc::bad_file_descriptor;
     reset(fd);
-    if (static_cast<std::size_t>(fd) >= armed_.size()) armed_.resize(static_cast<std::size_t>(fd) * 2 + 64);
+    make_room(armed_, fd);
     armed_[fd] = 0;
     if (mode_ == epoll_mode::edge) {
       epoll_event ev{};
@@ -50,11 +50,7 @@ class epoll_backend final : public readiness_backend {
   }
 
   std::size_t poll(std::chrono::nanoseconds timeout) override {
-    int ms = -1;
-    if (timeout.count() >= 0) {
-      // Round up: waking a little late is harmless, waking early spins on the timer heap.
-      ms = static_cast<int>(std::min<long long>((timeout.count() + 999'999) / 1'000'000, 1'000'000));
-    }
+    const int ms = timeout_ms(timeout);
     ++counters_.syscalls;
     int n = ::epoll_wait(epfd_, events_.data(), static_cast<int>(events_.size()), ms);
     if (n < 0) return 0;  // EINTR: the loop simply turns again

@@ -41,18 +41,14 @@ class poll_backend final : public readiness_backend {
   result<void> attach(int fd) override {
     if (fd < 0) return std::errc::bad_file_descriptor;
     reset(fd);
-    if (static_cast<std::size_t>(fd) >= index_.size()) index_.resize(static_cast<std::size_t>(fd) * 2 + 64, -1);
+    make_room(index_, fd, -1);
     // A stale entry would make poll watch a new file under an old interest.
     if (index_[fd] >= 0) remove_entry(fd);
     return {};
   }
 
   std::size_t poll(std::chrono::nanoseconds timeout) override {
-    int ms = -1;
-    if (timeout.count() >= 0) {
-      // Round up: waking a little late is harmless, waking early spins on the timer heap.
-      ms = static_cast<int>(std::min<long long>((timeout.count() + 999'999) / 1'000'000, 1'000'000));
-    }
+    const int ms = timeout_ms(timeout);
     ++counters_.syscalls;
     int n = ::poll(fds_.data(), fds_.size(), ms);
     if (n <= 0) return 0;  // timeout, or EINTR: the loop simply turns again

@@ -6,9 +6,11 @@
 // supplies only how interest in an fd is registered (the hooks) and how to wait (poll()).
 #pragma once
 
+#include <algorithm>
 #include <vector>
 
 #include "c10k/backend.hpp"
+#include "fd_table.hpp"
 
 namespace c10k {
 
@@ -49,10 +51,14 @@ class readiness_backend : public backend {
   }
   // Makes room in the table for fd and clears its entry (for attach()).
   void reset(int fd) {
-    // A quarter more each time: the entries are zeroed (touched) as they are made, so growing by
-    // half the table would keep that much resident for fds that may never come.
-    if (static_cast<std::size_t>(fd) >= table_.size()) table_.resize(static_cast<std::size_t>(fd) + fd / 4 + 64);
+    make_room(table_, fd);
     table_[fd] = {};
+  }
+  // A poll timeout in milliseconds for epoll_wait and poll: -1 to wait without limit, rounded
+  // up (waking a little late is harmless, waking early spins on the timer heap).
+  static int timeout_ms(std::chrono::nanoseconds timeout) noexcept {
+    if (timeout.count() < 0) return -1;
+    return static_cast<int>(std::min<long long>((timeout.count() + 999'999) / 1'000'000, 1'000'000));
   }
   // Retries the operation parked in this direction; returns 1 if it completed.
   std::size_t retry(operation*& waiting);

@@ -72,6 +72,7 @@ struct request_head {
   std::uint64_t content_length = 0;  // when framing == content_length
   bool keep_alive = true;  // HTTP/1.1 unless "Connection: close"; HTTP/1.0 only with "Connection: keep-alive"
   bool expect_continue = false;  // "Expect: 100-continue" (case-insensitive); always false for HTTP/1.0
+  bool expectation_unmet = false;  // an Expect other than 100-continue (HTTP/1.1 only): 417
   // The Host header's value (may be empty, which RFC 9112 allows), except for an absolute-form
   // target, whose authority replaces it as RFC 9112 section 3.2.2 requires.
   std::string_view host;

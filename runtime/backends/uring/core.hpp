@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "c10k/backend.hpp"
+#include "../fd_table.hpp"
 #include "request.hpp"
 #include "ring.hpp"
 
@@ -42,7 +43,7 @@ class core {
   }
   // Makes room for fd in the per-fd count.
   void reserve(int fd) {
-    if (static_cast<std::size_t>(fd) >= in_flight_.size()) in_flight_.resize(static_cast<std::size_t>(fd) * 2 + 64);
+    make_room(in_flight_, fd);
   }
 
   ring ring_;
