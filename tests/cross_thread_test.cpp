@@ -27,6 +27,18 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// Every item was received exactly once: none missing, none doubled.
+template <typename Counts>
+void expect_each_item_once(const Counts& seen) {
+  int missing = 0, doubled = 0;
+  for (int n : seen) {
+    missing += n == 0;
+    doubled += n > 1;
+  }
+  EXPECT_EQ(missing, 0);
+  EXPECT_EQ(doubled, 0);
+}
+
 class cross_thread_test : public c10k::testing::backend_test {};
 
 // Bounds every wait on another thread, so that a defect fails the test instead of hanging it.
@@ -409,13 +421,7 @@ TEST_P(cross_thread_test, cross_channel_waits_cancelled_at_random_lose_and_dupli
   done.open();
   watchdog.join();
   EXPECT_EQ(unexpected.load(), 0);
-  int missing = 0, doubled = 0;
-  for (int n : seen) {
-    missing += n == 0;
-    doubled += n > 1;
-  }
-  EXPECT_EQ(missing, 0);
-  EXPECT_EQ(doubled, 0);
+  expect_each_item_once(seen);
   RecordProperty("receive_timeouts", receive_timeouts.load());
   RecordProperty("send_timeouts", send_timeouts.load());
 }
@@ -496,13 +502,7 @@ TEST_P(cross_thread_test, receivers_destroyed_while_a_sender_hands_them_items_lo
   // handed an item, had not run yet: that item came back when the loop died. It is receivable.
   while (auto item = ch.try_receive()) ++seen[*item];
   EXPECT_TRUE(closed) << "the receivers never saw the channel closed and drained";
-  int missing = 0, doubled = 0;
-  for (int n : seen) {
-    missing += n == 0;
-    doubled += n > 1;
-  }
-  EXPECT_EQ(missing, 0);
-  EXPECT_EQ(doubled, 0);
+  expect_each_item_once(seen);
   RecordProperty("rounds", rounds);
 }
 
