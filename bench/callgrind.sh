@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# User-mode instructions per request of a server under wrk, counted by callgrind over the load
+# alone (not start-up): deterministic where timings on this machine are not, so it tells
+# whether a change to the hot path made it cheaper. valgrind cannot run io_uring: use epoll.
+#
+#   bench/callgrind.sh LABEL plain|pipelined SERVER [ARGS...]
+#   bench/callgrind.sh c10k pipelined build/examples/c10k-server --backend epoll --max-requests 0
+#   bench/callgrind.sh reactor pipelined build/bench/servers/c10k-reactor --backend epoll
+# Prints "LABEL MODE reqs=N Ir/req=M"; the profile stays in /tmp/cg-LABEL.out (callgrind_annotate).
+set -euo pipefail
+label=$1; mode=$2; shift 2
+port=${PORT:-18213}
+command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install valgrind" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
+out=/tmp/cg-$label.out
+rm -f "$out"*
+valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" "$@" --port "$port" --threads 1 \
+  > "/tmp/cg-$label.log" 2>&1 &
+server=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/plain" > /dev/null && break; sleep 0.2; done
+script=()
+if [ "$mode" = pipelined ]; then
+  printf '%s\n' 'init = function(args)' '  local r = {}' '  for i = 1, 16 do r[i] = wrk.format("GET", "/plain") end' \
+    '  req = table.concat(r)' 'end' 'request = function() return req end' > "/tmp/cg-$label.lua"
+  script=(-s "/tmp/cg-$label.lua")
+fi
+wrk -t1 -c64 -d1s "${script[@]}" "http://127.0.0.1:$port/plain" > /dev/null  # warm-up, not counted
+callgrind_control -i on "$server" > /dev/null
+result=$(wrk -t1 -c64 -d5s "${script[@]}" "http://127.0.0.1:$port/plain")
+callgrind_control -i off "$server" > /dev/null
+kill -INT "$server"; sleep 1; kill -INT "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true
+reqs=$(awk '/requests in/ {print $1}' <<< "$result")
+ir=$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+echo "$label $mode reqs=$reqs Ir/req=$((ir / reqs))"
