@@ -3,8 +3,8 @@
 #include <array>
 #include <cstdio>
 
+#include "c10k/detail/iovec_span.hpp"
 #include "c10k/http/date.hpp"
-#include "c10k/iovec_span.hpp"
 #include "c10k/log.hpp"
 
 namespace c10k::http {

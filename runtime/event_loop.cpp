@@ -3,7 +3,7 @@
 #include <csignal>
 #include <stdexcept>
 
-#include "c10k/coroutine_host.hpp"
+#include "c10k/detail/coroutine_host.hpp"
 #include "c10k/log.hpp"
 
 namespace c10k {

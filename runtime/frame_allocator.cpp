@@ -1,4 +1,4 @@
-#include "c10k/frame_allocator.hpp"
+#include "c10k/detail/frame_allocator.hpp"
 
 #include <array>
 #include <new>

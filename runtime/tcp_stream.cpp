@@ -1,6 +1,6 @@
 #include "c10k/tcp_stream.hpp"
 
-#include "c10k/iovec_span.hpp"
+#include "c10k/detail/iovec_span.hpp"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>

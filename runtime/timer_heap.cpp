@@ -1,4 +1,4 @@
-#include "c10k/timer_heap.hpp"
+#include "c10k/detail/timer_heap.hpp"
 
 namespace c10k {
 

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "c10k/detail/frame_allocator.hpp"
 #include "c10k/event_loop.hpp"
-#include "c10k/frame_allocator.hpp"
 #include "c10k/task.hpp"
 
 using namespace c10k;

@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <new>
 
-#include "c10k/frame_allocator.hpp"
+#include "c10k/detail/frame_allocator.hpp"
 
 namespace c10k::micro {
 namespace {

@@ -9,10 +9,10 @@
 #include <random>
 #include <vector>
 
+#include "c10k/detail/timer_heap.hpp"
 #include "c10k/event_loop.hpp"
 #include "c10k/task.hpp"
 #include "c10k/time.hpp"
-#include "c10k/timer_heap.hpp"
 #include "loop_bench.hpp"
 
 namespace c10k::micro {

@@ -22,9 +22,9 @@
 #include <system_error>
 
 #include "c10k/backend_factory.hpp"
-#include "c10k/buffer_pool.hpp"
+#include "c10k/detail/buffer_pool.hpp"
+#include "c10k/detail/ready_queue.hpp"
 #include "c10k/operation.hpp"
-#include "c10k/ready_queue.hpp"
 #include "c10k/result.hpp"
 
 namespace c10k {

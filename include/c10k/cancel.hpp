@@ -10,7 +10,7 @@
 #include <coroutine>
 #include <system_error>
 
-#include "c10k/coroutine_host.hpp"
+#include "c10k/detail/coroutine_host.hpp"
 #include "c10k/waiter.hpp"
 
 namespace c10k {

@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "c10k/backend.hpp"
-#include "c10k/ready_queue.hpp"
+#include "c10k/detail/ready_queue.hpp"
+#include "c10k/detail/timer_heap.hpp"
 #include "c10k/task.hpp"
-#include "c10k/timer_heap.hpp"
 
 namespace c10k {
 

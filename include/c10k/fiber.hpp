@@ -30,7 +30,7 @@
 #include <utility>
 
 #include "c10k/cancel.hpp"
-#include "c10k/coroutine_host.hpp"
+#include "c10k/detail/coroutine_host.hpp"
 #include "c10k/event_loop.hpp"
 #include "c10k/fiber_stack.hpp"
 #include "c10k/result.hpp"

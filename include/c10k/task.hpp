@@ -13,7 +13,7 @@
 #include <utility>
 #include <variant>
 
-#include "c10k/frame_allocator.hpp"
+#include "c10k/detail/frame_allocator.hpp"
 
 namespace c10k {
 
