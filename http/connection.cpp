@@ -18,6 +18,7 @@
 
 #include "c10k/fiber.hpp"
 #include "c10k/io_awaiter.hpp"
+#include "c10k/log.hpp"
 
 #include "body_stream.hpp"
 #include "connection_input.hpp"
@@ -83,6 +84,7 @@ class connection final : public connection_entry {
   loop_state& state;
   connection_deadline deadline;
   std::uint32_t served = 0;  // requests answered on this connection
+  std::coroutine_handle<> running_burst;  // the burst serving it (coroutine mode), while one does
 
  private:
   static void on_ready(void* self);
@@ -166,11 +168,49 @@ task<bool> serve_streamed(connection& c, request& req, const handler& h, request
   co_return writer.add(std::move(*resp), reader.head(), may_continue);
 }
 
+// The coroutine of a burst in coroutine mode: it owns its connection and frees its own frame
+// when it ends, so a request needs no frame besides this one and its handler's (no detached-task
+// wrapper, no owning coroutine around it). At its end the connection goes back to its idle wait
+// (the burst returned true) or closes; a burst destroyed unfinished (its loop ends) closes it.
+class burst {
+ public:
+  struct promise_type {
+    connection* conn;
+    bool idle = false;
+    cancel_scope* scope_ = nullptr;  // none from outside: the burst's scope is in its body
+
+    promise_type(connection& c, const recv_buffer&) noexcept : conn(&c) {}
+    ~promise_type() {
+      conn->running_burst = {};
+      if (idle) conn->wait_idle();
+      else delete conn;
+    }
+    static void* operator new(std::size_t size) { return frame_allocator::allocate(size); }
+    static void operator delete(void* p, std::size_t size) noexcept { frame_allocator::deallocate(p, size); }
+    burst get_return_object() noexcept { return burst{std::coroutine_handle<promise_type>::from_promise(*this)}; }
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    std::suspend_never final_suspend() const noexcept { return {}; }
+    void return_value(bool idle_again) noexcept { idle = idle_again; }
+    void unhandled_exception() noexcept {
+      try {
+        throw;
+      } catch (const std::exception& e) {
+        log(log_level::error, "connection closed: {}", e.what());
+      } catch (...) {
+        log(log_level::error, "connection closed by a non-standard exception");
+      }
+    }
+  };
+  std::coroutine_handle<promise_type> handle;
+};
+
 // Serves the requests that start with `first` (the first bytes after an idle wait), and any
 // that follow without a pause, until the connection is idle again (nothing unanswered, every
 // response sent): returns true then, false when the connection must close. What a request
 // needs lives in this frame and in a pooled work object, both given back when the burst ends.
-task<bool> serve_requests(connection& c, recv_buffer first) {
+// Coro is task<bool> on a fiber (serve_on_fiber awaits it), burst in coroutine mode.
+template <typename Coro>
+Coro serve_requests(connection& c, recv_buffer first) {
   const server_options& opt = *c.state.options;
   cancel_scope scope;  // every wait of the burst; the deadline cancels it
   c.deadline.retarget(&scope);
@@ -234,10 +274,13 @@ task<bool> serve_requests(connection& c, recv_buffer first) {
           keep = writer.add(std::move(route.fallback), reader.head(), count_answered(c));
         } else {
           // The response is made in place and queued inside the try: no default response to
-          // make and assign over per request.
+          // make and assign over per request. A never_blocks route is a plain call.
           bool answered = false;
           try {
-            response resp = co_await (*route.handler_fn)(req);
+            std::optional<response> made;
+            if (route.in_place) made.emplace((*route.in_place)(req));
+            else made.emplace(co_await (*route.handler_fn)(req));
+            response& resp = *made;
             answered = true;
             const bool may_continue = count_answered(c);
             if (resp.stream()) keep = co_await writer.send_stream(std::move(resp), reader.head(), may_continue);
@@ -275,15 +318,6 @@ task<bool> serve_requests(connection& c, recv_buffer first) {
   co_return false;
 }
 
-// A burst, in coroutine mode: serves, then hands the connection back to its idle wait, which
-// keeps no frame; or closes it.
-task<void> serve_burst(burst_owner owner, recv_buffer first) {
-  // Not `if (co_await ...)`: GCC 12 miscompiles a co_await in this condition (the coroutine's
-  // body never ran).
-  const bool idle = co_await serve_requests(*owner, std::move(first));
-  if (idle) owner.release()->wait_idle();
-}
-
 // A connection's whole life on a fiber of its own (fiber_connections), which runs its
 // coroutines on the fiber's stack, so blocking handlers block that fiber: one fiber serves
 // every request of the connection, and it waits idle on that fiber too.
@@ -300,7 +334,7 @@ task<void> serve_on_fiber(burst_owner owner) {
     c.idle_wait = nullptr;
     c.deadline.retarget(nullptr);
     if (!got || got->empty()) co_return;  // timed out, drained, or the client left: just close
-    const bool idle_again = co_await serve_requests(c, std::move(*got));
+    const bool idle_again = co_await serve_requests<task<bool>>(c, std::move(*got));
     if (!idle_again) co_return;
   }
 }
@@ -343,7 +377,8 @@ void connection::on_ready(void* self) {
 }
 
 void connection::start_burst(recv_buffer first) {
-  state.loop->spawn_now(serve_burst(burst_owner(this), std::move(first)));
+  running_burst = serve_requests<burst>(*this, std::move(first)).handle;
+  running_burst.resume();
 }
 
 }  // namespace
@@ -361,10 +396,12 @@ void start_connection(tcp_stream stream, loop_state& state) {
   (void)spawn_fiber(*state.loop, [t = serve_on_fiber(burst_owner(c))]() mutable { fiber::await(std::move(t)); }, std::move(fo));
 }
 
-void close_idle_connections(loop_state& state) noexcept {
+void close_connections(loop_state& state) noexcept {
   for (connection_entry* e = state.connections; e;) {
     connection_entry* next = e->next;
-    if (auto* c = static_cast<connection*>(e); c->hibernating()) delete c;
+    auto* c = static_cast<connection*>(e);
+    if (c->hibernating()) delete c;
+    else if (c->running_burst) c->running_burst.destroy();  // closes c
     e = next;
   }
 }

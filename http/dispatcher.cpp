@@ -7,6 +7,13 @@
 
 namespace c10k::http {
 
+void find_route(const router& routes, request& req, route_match& m) {
+  const router::route* r = routes.lookup(req, m.fallback);
+  m.handler_fn = r ? &r->h : nullptr;
+  m.in_place = r && r->in_place ? &r->in_place : nullptr;
+  m.options = r ? r->options : route_options{};
+}
+
 response handler_failed(const request& req) {
   try {
     throw;

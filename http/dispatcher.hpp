@@ -12,15 +12,13 @@ namespace c10k::http {
 // The route a request goes to, found once per request.
 struct route_match {
   const handler* handler_fn = nullptr;  // nullptr: the router answers with `fallback`
+  const blocking_handler* in_place = nullptr;  // never_blocks: call this directly instead
   response fallback;                    // 404, or 405 with Allow
   route_options options;
 };
 
 // Finds the route for req (filling its path parameters) into m.
-inline void find_route(const router& routes, request& req, route_match& m) {
-  m.options = {};
-  m.handler_fn = routes.find(req, m.fallback, &m.options);
-}
+void find_route(const router& routes, request& req, route_match& m);
 
 // Called in a catch block around a handler: rethrows fiber_unwound (a connection's fiber
 // being destroyed with its loop must unwind), else logs the failure and returns the 500 the

@@ -110,8 +110,9 @@ struct loop_state {
 // each burst of requests in a coroutine (on a fiber, with fiber_connections) that ends when
 // the connection is idle again.
 void start_connection(tcp_stream stream, loop_state& state);
-// Closes the connections of this loop that wait idle (they are owned by no task): called when
-// the loop is torn down.
-void close_idle_connections(loop_state& state) noexcept;
+// Closes the connections of this loop that no task or fiber of the loop owns: those waiting idle
+// and those a burst serves (a burst frees its own frame, outside the loop's list of tasks).
+// Called when the loop is torn down.
+void close_connections(loop_state& state) noexcept;
 
 }  // namespace c10k::http

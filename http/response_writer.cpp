@@ -106,11 +106,18 @@ bool response_writer::should_flush() const noexcept {
   return bytes_.size() + body_bytes_ >= io_->options.max_unsent_bytes || files_ >= max_batch_files;
 }
 
-task<result<void>> response_writer::flush() {
+// The queued heads and bodies as vectors, neighbours in memory merged (a batch without files).
+std::span<iovec> response_writer::gather_bytes() {
+  iov_.clear();
+  for (const part& p : parts_)
+    iov_.push_back(p.body == npos ? iovec{bytes_.data() + p.offset, p.length}
+                                  : iovec{const_cast<char*>(bodies_[p.body].body().data()), p.length});
+  return merged(0, iov_.size());
+}
+
+task<result<void>> response_writer::flush_with_files() {
   result<void> r;
-  if (parts_.empty()) co_return r;
-  const bool cork = files_ > 0;
-  if (cork) (void)io_->stream.set_cork(true);
+  (void)io_->stream.set_cork(true);
   iov_.clear();
   std::size_t from = 0;  // iov_[from, end) is not sent yet
   for (const part& p : parts_) {
@@ -125,7 +132,7 @@ task<result<void>> response_writer::flush() {
     }
   }
   if (r && iov_.size() > from) r = co_await write_all(merged(from, iov_.size()));
-  if (cork) (void)io_->stream.set_cork(false);
+  (void)io_->stream.set_cork(false);
   reset(SIZE_MAX);
   co_return r;
 }
@@ -137,14 +144,39 @@ task<result<void>> response_writer::send_continue() {
   co_return co_await write_all(std::span<iovec>(&iov, 1));
 }
 
-task<result<void>> response_writer::write_all(std::span<iovec> iov) {
-  while (!iov.empty()) {
-    io_->deadline.enter(connection_phase::write, io_->loop.now() + io_->options.send_timeout);
-    auto n = co_await in_scope(io_->scope, io_->stream.writev(iov));
-    if (!n) co_return n.error();
-    iov = advance(iov, *n);
+bool send_all::suspend_with(waiter w, cancel_scope*) {
+  who_ = w;
+  return write_until_blocked();
+}
+
+// Writes until all is sent, a write fails, or one must wait: returns true in the last case
+// (on_written goes on from there).
+bool send_all::write_until_blocked() {
+  while (!iov_.empty()) {
+    io_.deadline.enter(connection_phase::write, io_.loop.now() + io_.options.send_timeout);
+    write_.emplace(io_.stream.writev(iov_));
+    if (write_->suspend_with(waiter{&send_all::on_written, this}, &io_.scope)) return true;
+    if (!take_written()) return false;
   }
-  co_return result<void>{};
+  return false;
+}
+
+// Takes the result of the write that finished; returns whether to write on.
+bool send_all::take_written() noexcept {
+  const result<std::size_t> n = write_->await_resume();
+  write_.reset();
+  if (!n) {
+    r_ = n.error();
+    return false;
+  }
+  iov_ = advance(iov_, *n);
+  return true;
+}
+
+void send_all::on_written(void* self) {
+  auto* s = static_cast<send_all*>(self);
+  if (s->take_written() && s->write_until_blocked()) return;
+  s->who_.resume();
 }
 
 task<result<void>> response_writer::send_file(const file_body& f) {

@@ -11,6 +11,7 @@
 
 #include <sys/uio.h>
 
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -18,9 +19,37 @@
 
 #include "c10k/http/parser.hpp"
 #include "c10k/http/response.hpp"
+#include "c10k/io_awaiter.hpp"
 #include "connection_io.hpp"
 
 namespace c10k::http {
+
+class response_writer;
+
+// co_await send_all(io, iov): writes every byte of iov, each write under send_timeout to make
+// progress, in the connection's scope; yields the error that ended it. An awaiter rather than
+// a coroutine, because it runs for every response: no frame, and on a readiness backend a
+// write that completes at once never suspends the caller.
+class [[nodiscard]] send_all final : public waiter_awaitable<send_all> {
+ public:
+  send_all(connection_io& io, std::span<iovec> iov) noexcept : io_(io), iov_(iov) {}
+  send_all(const send_all&) = delete;
+  // Starts writing; returns true when `w` will be resumed once all is written or a write failed.
+  bool suspend_with(waiter w, cancel_scope* ignored);
+  // The error that ended the writes, or success.
+  result<void> await_resume() noexcept { return r_; }
+
+ private:
+  bool write_until_blocked();
+  bool take_written() noexcept;
+  static void on_written(void* self);
+
+  connection_io& io_;
+  std::span<iovec> iov_;
+  std::optional<io_awaiter> write_;
+  waiter who_;
+  result<void> r_;
+};
 
 class response_writer {
  public:
@@ -37,8 +66,9 @@ class response_writer {
   bool empty() const noexcept { return parts_.empty(); }
   // True when enough is queued (bytes, or open files) that it should be sent before more.
   bool should_flush() const noexcept;
-  // Sends everything queued; returns the error that ended it.
-  task<result<void>> flush();
+  class flush_op;
+  // co_await: sends everything queued; yields the error that ended it.
+  flush_op flush();
   // Sends "100 Continue", after everything queued before it.
   task<result<void>> send_continue();
   // Sends a streamed response: what is queued, its head, then the body as `producer` writes
@@ -50,8 +80,8 @@ class response_writer {
   // Forgets what is queued; keeps buffers' capacity unless it grew past `keep` bytes.
   void reset(std::size_t keep) noexcept;
 
-  // Writes every vector, each write under send_timeout to make progress; returns the error.
-  task<result<void>> write_all(std::span<iovec> iov);
+  // co_await: writes every vector, each write under send_timeout to make progress; yields the error.
+  send_all write_all(std::span<iovec> iov) noexcept { return send_all(*io_, iov); }
 
  private:
   struct part {
@@ -62,6 +92,8 @@ class response_writer {
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
 
   void queue(response&& r, bool keep_alive, int version_minor, bool head_only);
+  std::span<iovec> gather_bytes();
+  task<result<void>> flush_with_files();
   task<result<void>> send_file(const file_body& f);
   std::span<iovec> merged(std::size_t from, std::size_t to);
 
@@ -73,5 +105,35 @@ class response_writer {
   std::size_t files_ = 0;
   std::vector<iovec> iov_;
 };
+
+// What flush() returns: a batch of bytes alone goes out through send_all (no frame); a batch
+// with files through a coroutine that interleaves writes and sendfile.
+class response_writer::flush_op {
+ public:
+  explicit flush_op(response_writer& w) : w_(w) {
+    if (w.parts_.empty()) return;
+    if (w.files_ > 0) files_ = w.flush_with_files();
+    else send_.emplace(*w.io_, w.gather_bytes());
+  }
+  bool await_ready() const noexcept { return !files_.valid() && !send_; }
+  template <typename P>
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) {
+    if (files_.valid()) return std::move(files_).operator co_await().await_suspend(h);
+    return send_->await_suspend(h) ? std::noop_coroutine() : std::coroutine_handle<>(h);
+  }
+  result<void> await_resume() {
+    if (files_.valid()) return files_.handle().promise().take();
+    if (!send_) return {};
+    w_.reset(SIZE_MAX);
+    return send_->await_resume();
+  }
+
+ private:
+  response_writer& w_;
+  std::optional<send_all> send_;
+  task<result<void>> files_;
+};
+
+inline response_writer::flush_op response_writer::flush() { return flush_op(*this); }
 
 }  // namespace c10k::http

@@ -27,7 +27,7 @@ bool is_rest_param(std::string_view s) { return is_param(s) && s.size() > 5 && s
 }  // namespace
 
 router& router::add(std::string_view method, std::string_view pattern, handler h, route_options options) {
-  route r{std::string(method), {}, std::move(h), options, {}, true};
+  route r{std::string(method), {}, std::move(h), options, {}, true, {}};
   each_segment(pattern, [&](std::string_view seg) {
     r.segments.emplace_back(seg);
     if (is_param(seg)) r.exact = false;
@@ -35,6 +35,14 @@ router& router::add(std::string_view method, std::string_view pattern, handler h
   });
   if (r.exact) r.path = pattern.substr(!pattern.empty() && pattern.front() == '/');
   routes_.push_back(std::move(r));
+  return *this;
+}
+
+router& router::add(std::string_view method, std::string_view pattern, blocking_handler h, route_options o) {
+  if (!o.never_blocks) return add(method, pattern, on_fiber(std::move(h)), o);
+  auto fn = std::make_shared<blocking_handler>(h);
+  add(method, pattern, handler([fn](request& req) -> task<response> { co_return (*fn)(req); }), o);
+  routes_.back().in_place = std::move(h);
   return *this;
 }
 
@@ -64,32 +72,33 @@ bool router::match(const route& r, std::string_view path, request* req) {
   return ok && i == r.segments.size();
 }
 
-const handler* router::find(request& req, response& fallback, route_options* options) const {
+// The route for req, its path parameters recorded in req; or nullptr, with the 404 or 405
+// (with Allow) to send in `fallback`. The Allow list is built only when it is needed.
+const router::route* router::lookup(request& req, response& fallback) const {
   const std::string_view method = req.method();
-  const route* get_route = nullptr;
+  const std::string_view path = req.path();
+  const route* found = nullptr;
+  const route* get_route = nullptr;  // HEAD falls back to GET
+  for (const route& r : routes_) {
+    if (!match(r, path, nullptr)) continue;
+    if (r.method == method) {
+      found = &r;
+      break;
+    }
+    if (!get_route && r.method == "GET" && method == "HEAD") get_route = &r;
+  }
+  if (!found) found = get_route;
+  if (found) {
+    req.clear_params();
+    if (!found->exact) match(*found, path, &req);
+    return found;
+  }
   std::string allow;
   for (const route& r : routes_) {
-    if (!match(r, req.path(), nullptr)) continue;
-    if (r.method == method || (method == "HEAD" && r.method == "GET" && !get_route)) {
-      if (r.method == method) {
-        req.clear_params();
-        match(r, req.path(), &req);
-        if (options) *options = r.options;
-        return &r.h;
-      }
-      get_route = &r;
-    }
-    if (allow.find(r.method) == std::string::npos) {
-      if (!allow.empty()) allow += ", ";
-      allow += r.method;
-      if (r.method == "GET" && allow.find("HEAD") == std::string::npos) allow += ", HEAD";
-    }
-  }
-  if (get_route) {
-    req.clear_params();
-    match(*get_route, req.path(), &req);
-    if (options) *options = get_route->options;
-    return &get_route->h;
+    if (!match(r, path, nullptr) || allow.find(r.method) != std::string::npos) continue;
+    if (!allow.empty()) allow += ", ";
+    allow += r.method;
+    if (r.method == "GET" && allow.find("HEAD") == std::string::npos) allow += ", HEAD";
   }
   if (allow.empty()) {
     fallback = response::text(404, "Not Found\n");
@@ -98,6 +107,13 @@ const handler* router::find(request& req, response& fallback, route_options* opt
     fallback.set_header("Allow", std::move(allow));
   }
   return nullptr;
+}
+
+const handler* router::find(request& req, response& fallback, route_options* options) const {
+  const route* r = lookup(req, fallback);
+  if (!r) return nullptr;
+  if (options) *options = r->options;
+  return &r->h;
 }
 
 handler on_fiber(blocking_handler h) {

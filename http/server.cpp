@@ -50,10 +50,11 @@ void close_listener(loop_state& st) { st.listener.close(); }
 // The accept loop closes the loop's listener when it goes, so no listener outlives the loop it
 // points to (a start() that failed on another loop destroys this one).
 using listener_closer = at_frame_end<close_listener>;
-// The idle reaper closes the loop's idle connections when it goes, which is when the loop is
+// The idle reaper closes the loop's connections when it goes, which is when the loop is
 // destroyed: an idle connection is owned by no task (it waits in a small object of its own),
-// so the loop's teardown of its tasks would not reach it.
-using idle_closer = at_frame_end<close_idle_connections>;
+// nor is a burst (its frame frees itself), so the loop's teardown of its tasks would not reach
+// them.
+using idle_closer = at_frame_end<close_connections>;
 
 // Waits for ever: the task exists for its frame's end (see idle_closer).
 task<void> idle_reaper(idle_closer) { co_await std::suspend_always{}; }

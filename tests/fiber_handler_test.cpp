@@ -123,6 +123,16 @@ class fiber_connection_test : public c10k::testing::backend_test {
       fiber::await(released.wait());
       return http::response::text(200, "released");
     });
+    r.get("/wait-coroutine", [this](http::request&) -> task<http::response> {
+      co_await released.wait();
+      co_return http::response::text(200, "released");
+    });
+    // never_blocks: called in place, on the loop (or on the connection's fiber), with no fiber
+    // or coroutine of its own.
+    r.get("/in-place", [](http::request&) { return http::response::text(200, fiber::in_fiber() ? "fiber" : "loop"); },
+          {.never_blocks = true});
+    r.get("/in-place-throws", [](http::request&) -> http::response { throw std::runtime_error("in-place bug"); },
+          {.never_blocks = true});
     http::server_options o;
     o.fiber_connections = fiber_connections;
     o.drain_timeout = 100ms;
@@ -192,6 +202,48 @@ TEST_P(fiber_connection_test, a_connection_fiber_blocked_in_its_handler_is_unwou
   http_client idle(srv->port()), waiting(srv->port());
   ASSERT_TRUE(idle.request(get("/fiber")));
   waiting.send(get("/wait"));
+  ASSERT_TRUE(c10k::testing::eventually([&] { return srv->stats().requests >= 1 && srv->connection_count() == 2; }));
+  srv->stop();
+  srv->wait();
+  EXPECT_EQ(srv->connection_count(), 0u);
+  EXPECT_FALSE(waiting.read_reply());  // closed, never answered
+}
+
+TEST_P(fiber_connection_test, a_never_blocks_handler_is_called_in_place_without_a_fiber) {
+  auto srv = start(false);
+  http_client c(srv->port());
+  auto r = c.request(get("/in-place"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "loop");  // a blocking_handler without never_blocks would run on a fiber
+  auto thrown = c.request(get("/in-place-throws"));
+  ASSERT_TRUE(thrown);
+  EXPECT_EQ(thrown->status, 500);
+  c.send("HEAD /in-place HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto head = c.read_reply(/*head_only=*/true);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->body, "");
+  auto again = c.request(get("/in-place"));  // the connection is still in step
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->body, "loop");
+}
+
+TEST_P(fiber_connection_test, a_never_blocks_handler_runs_on_the_connection_fiber_with_fiber_connections) {
+  auto srv = start(true);
+  http_client c(srv->port());
+  auto r = c.request(get("/in-place"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "fiber");
+}
+
+TEST_P(fiber_connection_test, a_burst_suspended_in_its_handler_is_destroyed_when_the_server_stops) {
+  // In coroutine mode a burst frees its own frame and is in no task list of the loop: the
+  // loop's end must still destroy one that waits for ever (its frames, its socket).
+  auto srv = start(false);
+  http_client idle(srv->port()), waiting(srv->port());
+  ASSERT_TRUE(idle.request(get("/in-place")));
+  waiting.send(get("/wait-coroutine"));
   ASSERT_TRUE(c10k::testing::eventually([&] { return srv->stats().requests >= 1 && srv->connection_count() == 2; }));
   srv->stop();
   srv->wait();

@@ -32,7 +32,13 @@ struct route_options {
   // Run the handler as soon as the head has arrived and let it read the body as a stream
   // (request::body_stream()), instead of collecting the whole body first.
   bool stream_body = false;
+  // For a blocking_handler that never blocks (no fiber::await, no slow system call): the server
+  // calls it in place on the loop thread, with no fiber and no coroutine frame of its own, the
+  // cheapest route there is. Blocking in such a handler stalls every connection of its loop.
+  bool never_blocks = false;
 };
+
+struct route_match;
 
 class router {
  public:
@@ -45,9 +51,8 @@ class router {
   router& put(std::string_view pattern, handler h, route_options o = {}) { return add("PUT", pattern, std::move(h), o); }
   router& del(std::string_view pattern, handler h, route_options o = {}) { return add("DELETE", pattern, std::move(h), o); }
   // The same for blocking-style handlers, each request run on a fiber (see on_fiber).
-  router& add(std::string_view method, std::string_view pattern, blocking_handler h, route_options o = {}) {
-    return add(method, pattern, on_fiber(std::move(h)), o);
-  }
+  // With route_options::never_blocks it is called in place instead.
+  router& add(std::string_view method, std::string_view pattern, blocking_handler h, route_options o = {});
   router& get(std::string_view pattern, blocking_handler h, route_options o = {}) { return add("GET", pattern, std::move(h), o); }
   router& post(std::string_view pattern, blocking_handler h, route_options o = {}) { return add("POST", pattern, std::move(h), o); }
   router& put(std::string_view pattern, blocking_handler h, route_options o = {}) { return add("PUT", pattern, std::move(h), o); }
@@ -69,8 +74,11 @@ class router {
     route_options options;
     std::string path;   // the pattern without its leading '/', when exact
     bool exact = true;  // no parameters: matched by comparing the whole path
+    blocking_handler in_place;  // never_blocks: what h runs, for the server to call directly
   };
   static bool match(const route& r, std::string_view path, request* req);
+  const route* lookup(request& req, response& fallback) const;
+  friend void find_route(const router& routes, request& req, route_match& m);
   std::vector<route> routes_;
 };
 
