@@ -14,6 +14,7 @@
 // parks wherever the coroutine would suspend (coroutine_host.hpp), so blocking-style handlers
 // run on the connection's stack.
 #include <array>
+#include <memory>
 #include <optional>
 
 #include "c10k/fiber.hpp"
@@ -33,6 +34,7 @@ namespace c10k::http {
 struct connection_work {
   request_reader reader;
   response_writer writer;
+  route_match route;  // kept here: its fallback response is built once per pooled object
   // Capacity kept for the next burst; a burst that needed more gives it back.
   static constexpr std::size_t keep_bytes = 64 * 1024;
   void reset() noexcept {
@@ -69,29 +71,51 @@ namespace {
 // What a connection keeps for its whole life. Between requests this object is all there is of
 // it (no coroutine frame): the socket, the deadline, and the wait for the next request, which
 // resumes no coroutine but calls on_ready(), which starts a burst.
-class connection final : public connection_entry {
+class connection final : public connection_entry, private cancellable {
  public:
-  connection(tcp_stream s, loop_state& st) : stream(std::move(s)), state(st), deadline(*st.loop) { state.link(*this); }
+  connection(tcp_stream s, loop_state& st) : stream(std::move(s)), state(st), deadline(*st.loop), running_burst_() {
+    state.link(*this);
+  }
   connection(const connection&) = delete;
-  ~connection() { state.unlink(*this); }
+  ~connection();
 
   // Waits, idle, for the first bytes of a next request (or closes, when the server drains).
   void wait_idle();
   // True while it waits idle in this object alone (no task or fiber owns it then).
-  bool hibernating() const noexcept { return wait_.has_value(); }
+  bool hibernating() const noexcept { return waiting_; }
+  // The burst serving it (coroutine mode), while one does; else a null handle.
+  std::coroutine_handle<> running_burst() const noexcept { return waiting_ ? nullptr : running_burst_; }
+  // Records the burst that serves it now (a null handle when it ends).
+  void set_running_burst(std::coroutine_handle<> b) noexcept { running_burst_ = b; }
 
   tcp_stream stream;
   loop_state& state;
   connection_deadline deadline;
   std::uint32_t served = 0;  // requests answered on this connection
-  std::coroutine_handle<> running_burst;  // the burst serving it (coroutine mode), while one does
 
  private:
   static void on_ready(void* self);
   void start_burst(recv_buffer first);
+  // The deadline or a graceful stop ends the idle wait.
+  void cancel(std::error_code) noexcept override { state.loop->io().cancel(idle_); }
 
-  std::optional<io_awaiter> wait_;  // the idle receive, while idle
+  bool waiting_ = false;  // idle_ was started and on_ready has not taken its result yet
+  // Idle (waiting_): the receive, handed to the backend as it is, with no awaiter around it,
+  // since this is what 10,000 idle connections each keep. Otherwise: the burst, if any.
+  union {
+    operation idle_;
+    std::coroutine_handle<> running_burst_;
+  };
 };
+
+connection::~connection() {
+  if (waiting_ && idle_.in_flight) {
+    state.loop->io().abandon(idle_);
+  } else if (waiting_ && idle_.result > 0) {
+    state.loop->io().release_buffer(idle_.buffer_id);  // received, but never taken
+  }
+  state.unlink(*this);
+}
 
 // Owns a connection while a burst serves it: the connection closes with the burst, unless the
 // burst hands it back to its idle wait.
@@ -181,7 +205,7 @@ class burst {
 
     promise_type(connection& c, const recv_buffer&) noexcept : conn(&c) {}
     ~promise_type() {
-      conn->running_burst = {};
+      conn->set_running_burst({});
       if (idle) conn->wait_idle();
       else delete conn;
     }
@@ -223,8 +247,8 @@ Coro serve_requests(connection& c, recv_buffer first) {
   connection_input input(io, reader);
   input.start(std::move(first));
 
-  request req(reader.head(), {});
-  route_match route;
+  std::optional<request> current;  // the request under way, from its head on
+  route_match& route = work->route;
   bool continue_sent = false;  // "100 Continue" went out for the request under way
   unsigned answered_this_turn = 0;
   bool refused = false;        // closing because a request was refused: the client may still send
@@ -259,7 +283,7 @@ Coro serve_requests(connection& c, recv_buffer first) {
           break;
         }
         continue_sent = false;
-        req = request(head, {});
+        request& req = current.emplace(head, std::string_view{});
         find_route(*c.state.routes, req, route);
         if (!route.handler_fn || !route.options.stream_body) continue;
         keep = co_await serve_streamed(c, req, *route.handler_fn, reader, input, writer);
@@ -268,6 +292,7 @@ Coro serve_requests(connection& c, recv_buffer first) {
         break;
       }
       case read_status::request: {
+        request& req = *current;
         req.set_body(reader.body());
         c.deadline.enter_untimed(connection_phase::handler);
         if (!route.handler_fn) {
@@ -346,39 +371,35 @@ void connection::wait_idle() {
   }
   const server_options& o = *state.options;
   deadline.enter(connection_phase::idle, state.loop->now() + (served == 0 ? o.header_timeout : o.keepalive_timeout));
-  operation op;
-  op.kind = op_kind::receive;
-  op.fd = stream.native_handle();
-  wait_.emplace(*state.loop, op);
-  deadline.retarget(&*wait_);
-  idle_wait = &*wait_;
+  std::construct_at(&idle_);
+  idle_.kind = op_kind::receive;
+  idle_.fd = stream.native_handle();
+  idle_.who = waiter{&connection::on_ready, this};
+  waiting_ = true;
+  deadline.retarget(this);
+  idle_wait = this;
   // Bytes already there (a readiness backend's first try): on_ready runs from the ready queue
   // all the same, so bursts never nest.
-  const waiter self{&connection::on_ready, this};
-  if (!wait_->suspend_with(self, nullptr)) state.loop->schedule(self);
+  if (!state.loop->io().start(idle_)) state.loop->schedule(idle_.who);
 }
 
 void connection::on_ready(void* self) {
   auto* c = static_cast<connection*>(self);
+  c->waiting_ = false;
   c->idle_wait = nullptr;
   c->deadline.retarget(nullptr);
-  const result<std::size_t> n = c->wait_->await_resume();
-  recv_buffer first;
-  if (n && *n > 0) {
-    const operation& op = c->wait_->op();
-    first = recv_buffer(&c->state.loop->io(), op.buffer_id, static_cast<const char*>(op.buf), *n);
-  }
-  c->wait_.reset();
-  if (first.empty()) {
+  const long long n = c->idle_.result;
+  if (n <= 0) {
     delete c;  // timed out, drained, or the client left: just close
     return;
   }
-  c->start_burst(std::move(first));
+  c->start_burst(recv_buffer(&c->state.loop->io(), c->idle_.buffer_id, static_cast<const char*>(c->idle_.buf),
+                             static_cast<std::size_t>(n)));
 }
 
 void connection::start_burst(recv_buffer first) {
-  running_burst = serve_requests<burst>(*this, std::move(first)).handle;
-  running_burst.resume();
+  running_burst_ = serve_requests<burst>(*this, std::move(first)).handle;
+  running_burst_.resume();
 }
 
 }  // namespace
@@ -401,7 +422,7 @@ void close_connections(loop_state& state) noexcept {
     connection_entry* next = e->next;
     auto* c = static_cast<connection*>(e);
     if (c->hibernating()) delete c;
-    else if (c->running_burst) c->running_burst.destroy();  // closes c
+    else if (std::coroutine_handle<> b = c->running_burst()) b.destroy();  // closes c
     e = next;
   }
 }

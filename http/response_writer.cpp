@@ -109,6 +109,10 @@ bool response_writer::should_flush() const noexcept {
 // The queued heads and bodies as vectors, neighbours in memory merged (a batch without files).
 std::span<iovec> response_writer::gather_bytes() {
   iov_.clear();
+  if (bodies_.empty()) {  // every body was copied next to its head: one vector
+    iov_.push_back({bytes_.data(), bytes_.size()});
+    return iov_;
+  }
   for (const part& p : parts_)
     iov_.push_back(p.body == npos ? iovec{bytes_.data() + p.offset, p.length}
                                   : iovec{const_cast<char*>(bodies_[p.body].body().data()), p.length});

@@ -32,27 +32,35 @@ constexpr bool waits_readable(op_kind k) noexcept {
   return k == op_kind::read || k == op_kind::accept || k == op_kind::receive;
 }
 
-// Fields ordered so that the small ones share words: an idle connection keeps one of these
-// (inside its receive's io_awaiter) for as long as it waits.
+// 64 bytes: an idle connection keeps one of these for as long as it waits, so the fields of
+// kinds that never meet share their words (the unions): what a kind does not use, it must not
+// read.
 struct operation {
   op_kind kind = op_kind::read;
   bool started = false;         // connect: the connect() call has been made
   bool in_flight = false;       // owned by the backend: between start() and completion
   int fd = -1;
-  void* buf = nullptr;          // read, write; receive: the lent buffer, on completion
-  std::size_t len = 0;          // read, write, sendfile
-  const iovec* iov = nullptr;   // writev
-  int iovcnt = 0;               // writev
-  int file_fd = -1;             // sendfile
-  off_t offset = 0;             // sendfile: advanced as bytes go out
-  sockaddr* addr = nullptr;     // accept (out), connect (in)
-  socklen_t addrlen = 0;        // accept (in/out), connect (in)
-  std::uint32_t buffer_id = 0;  // receive: which lent buffer holds the data
+  union {
+    void* buf = nullptr;        // read, write; receive: the lent buffer, on completion
+    const iovec* iov;           // writev
+    sockaddr* addr;             // accept (out), connect (in)
+    off_t offset;               // sendfile: advanced as bytes go out
+  };
+  union {
+    std::size_t len = 0;        // read, write, sendfile, receive
+    int iovcnt;                 // writev
+    socklen_t addrlen;          // accept (in/out), connect (in)
+  };
+  union {
+    int file_fd = -1;           // sendfile
+    std::uint32_t buffer_id;    // receive: which lent buffer holds the data
+  };
 
   long long result = 0;         // >= 0 on success, -errno on failure (as io_uring reports)
   waiter who;                   // resumed when the operation completes
   void* backend_data = nullptr; // owned by the backend while in flight (io_uring: its request)
 };
+static_assert(sizeof(operation) == 64);
 
 // Carries out op's system call once without blocking; returns its result or -errno (-EAGAIN
 // when the fd is not ready). Not for receive, which needs a backend's buffers (backend::try_op).

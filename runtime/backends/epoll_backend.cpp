@@ -36,8 +36,7 @@ class epoll_backend final : public readiness_backend {
   result<void> attach(int fd) override {
     if (fd < 0) return std::errc::bad_file_descriptor;
     reset(fd);
-    make_room(armed_, fd);
-    armed_[fd] = 0;
+    armed_.make_room(fd) = 0;
     if (mode_ == epoll_mode::edge) {
       epoll_event ev{};
       ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
@@ -138,7 +137,7 @@ class epoll_backend final : public readiness_backend {
   epoll_mode mode_;
   int epfd_;
   wake_fd wake_;
-  std::vector<std::uint32_t> armed_;  // per fd: the events epoll watches; 0 when not in the set
+  fd_table<std::uint32_t> armed_;  // per fd: the events epoll watches; 0 when not in the set
   std::array<epoll_event, 512> events_{};
 };
 

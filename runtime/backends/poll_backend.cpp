@@ -41,7 +41,7 @@ class poll_backend final : public readiness_backend {
   result<void> attach(int fd) override {
     if (fd < 0) return std::errc::bad_file_descriptor;
     reset(fd);
-    make_room(index_, fd, -1);
+    index_.make_room(fd);
     // A stale entry would make poll watch a new file under an old interest.
     if (index_[fd] >= 0) remove_entry(fd);
     return {};
@@ -117,7 +117,7 @@ class poll_backend final : public readiness_backend {
   }
 
   wake_fd wake_;
-  std::vector<int> index_;   // per fd: its position in fds_, or -1
+  fd_table<int> index_{-1};   // per fd: its position in fds_, or -1
   std::vector<pollfd> fds_;  // fds_[0] is the wake_fd; the rest are the fds somebody waits on
 };
 

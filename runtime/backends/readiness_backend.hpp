@@ -47,12 +47,11 @@ class readiness_backend : public backend {
 
   // The waiters of fd, or nullptr for an fd never seen.
   waiters* waiters_of(int fd) noexcept {
-    return fd >= 0 && static_cast<std::size_t>(fd) < table_.size() ? &table_[fd] : nullptr;
+    return table_.find(fd);
   }
   // Makes room in the table for fd and clears its entry (for attach()).
   void reset(int fd) {
-    make_room(table_, fd);
-    table_[fd] = {};
+    table_.make_room(fd) = {};
   }
   // A poll timeout in milliseconds for epoll_wait and poll: -1 to wait without limit, rounded
   // up (waking a little late is harmless, waking early spins on the timer heap).
@@ -70,7 +69,7 @@ class readiness_backend : public backend {
  private:
   operation** find(operation& op) noexcept;
 
-  std::vector<waiters> table_;
+  fd_table<waiters> table_;
   bool level_triggered_;
 };
 

@@ -35,15 +35,16 @@ class core {
 
   // Counts a request in flight on fd (delta +1) or one that ended (-1).
   void track(int fd, int delta) noexcept {
-    if (fd >= 0 && static_cast<std::size_t>(fd) < in_flight_.size()) in_flight_[fd] += delta;
+    if (std::uint32_t* n = in_flight_.find(fd)) *n += delta;
   }
   // Whether the kernel has a request in flight on fd.
   bool busy(int fd) const noexcept {
-    return fd >= 0 && static_cast<std::size_t>(fd) < in_flight_.size() && in_flight_[fd] > 0;
+    const std::uint32_t* n = in_flight_.find(fd);
+    return n && *n > 0;
   }
   // Makes room for fd in the per-fd count.
   void reserve(int fd) {
-    make_room(in_flight_, fd);
+    in_flight_.make_room(fd);
   }
 
   ring ring_;
@@ -54,7 +55,7 @@ class core {
   ~core() = default;
 
  private:
-  std::vector<std::uint32_t> in_flight_;  // requests in the kernel per fd, to skip needless cancels
+  fd_table<std::uint32_t> in_flight_;  // requests in the kernel per fd, to skip needless cancels
 };
 
 }  // namespace c10k::uring
