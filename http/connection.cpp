@@ -184,6 +184,7 @@ task<bool> serve_requests(connection& c, recv_buffer first) {
   input.start(std::move(first));
 
   request req(reader.head(), {});
+  req.set_connection_fd(c.stream.native_handle());  // for request::peer()
   route_match route;
   bool continue_sent = false;  // "100 Continue" went out for the request under way
   unsigned answered_this_turn = 0;
