@@ -37,7 +37,7 @@ result<std::vector<address>> lookup(const std::string& host, std::uint16_t port)
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_ADDRCONFIG;
+  // No AI_ADDRCONFIG: on a host whose only interface is loopback it would hide loopback names.
   addrinfo* list = nullptr;
   const std::string service = std::to_string(port);
   if (::getaddrinfo(host.c_str(), service.c_str(), &hints, &list) != 0 || list == nullptr)
