@@ -22,9 +22,7 @@ task<result<std::size_t>> receive_more(pooled_connection& c, clock::duration lim
 
 void response_state::release_connection() noexcept {
   if (!conn) return;
-  // Bytes the upstream sent past the response are not an answer to anything: a connection
-  // that carries them could hand the next request a forged response, so it closes.
-  if (body_done && !error && head.keep_alive && conn->unread().empty()) pool->give_back(to, std::move(conn));
+  if (body_done && !error && head.keep_alive) pool->give_back(to, std::move(conn));
   conn.reset();
 }
 

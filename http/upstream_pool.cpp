@@ -79,7 +79,9 @@ std::unique_ptr<pooled_connection> upstream_pool::take(const upstream& to) {
 }
 
 void upstream_pool::give_back(const upstream& to, std::unique_ptr<pooled_connection> c) {
-  if (closed_ || options().max_idle_per_upstream == 0) return;  // c closes here
+  // Bytes the upstream sent past its response are not an answer to anything: a connection
+  // that carries them could hand the next request a forged response, so it closes.
+  if (closed_ || options().max_idle_per_upstream == 0 || !c->unread().empty()) return;  // c closes here
   entry* e = find_entry(to);
   if (!e) e = &entries_.emplace_back(entry{to.host, to.port, {}});
   if (e->idle.size() >= options().max_idle_per_upstream) e->idle.erase(e->idle.begin());  // the oldest goes
