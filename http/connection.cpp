@@ -184,7 +184,6 @@ task<bool> serve_requests(connection& c, recv_buffer first) {
   input.start(std::move(first));
 
   request req(reader.head(), {});
-  req.set_connection_fd(c.stream.native_handle());  // for request::peer()
   route_match route;
   bool continue_sent = false;  // "100 Continue" went out for the request under way
   unsigned answered_this_turn = 0;
@@ -221,6 +220,7 @@ task<bool> serve_requests(connection& c, recv_buffer first) {
         }
         continue_sent = false;
         req = request(head, {});
+        req.set_connection_fd(c.stream.native_handle());  // for request::peer()
         find_route(*c.state.routes, req, route);
         if (!route.handler_fn || !route.options.stream_body) continue;
         keep = co_await serve_streamed(c, req, *route.handler_fn, reader, input, writer);
