@@ -284,6 +284,7 @@ Coro serve_requests(connection& c, recv_buffer first) {
         }
         continue_sent = false;
         request& req = current.emplace(head, std::string_view{});
+        req.set_connection_fd(c.stream.native_handle());  // for request::peer()
         find_route(*c.state.routes, req, route);
         if (!route.handler_fn || !route.options.stream_body) continue;
         keep = co_await serve_streamed(c, req, *route.handler_fn, reader, input, writer);

@@ -1,128 +1,15 @@
 #include "c10k/http/parser.hpp"
 
+#include "header_rules.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstring>
 
 namespace c10k::http {
+using namespace rules;
+
 namespace {
-
-// Byte classes, one table lookup per byte on the hot path.
-enum : std::uint8_t {
-  k_tchar = 1 << 0,   // token character (RFC 9110 section 5.6.2)
-  k_field = 1 << 1,   // field-value byte: VCHAR, obs-text, SP, HTAB
-  k_target = 1 << 2,  // request-target byte: visible ASCII
-  k_reg_name = 1 << 3,  // reg-name byte (RFC 3986): unreserved, pct-encoded, sub-delims
-  k_hex = 1 << 4,
-};
-
-constexpr bool in_set(int c, const char* set) noexcept {
-  for (; *set != '\0'; ++set)
-    if (c == static_cast<unsigned char>(*set)) return true;
-  return false;
-}
-
-constexpr std::array<std::uint8_t, 256> make_classes() noexcept {
-  std::array<std::uint8_t, 256> t{};
-  for (int c = 0; c < 256; ++c) {
-    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    const bool digit = c >= '0' && c <= '9';
-    std::uint8_t v = 0;
-    if (alpha || digit || in_set(c, "!#$%&'*+-.^_`|~")) v |= k_tchar;
-    if ((c >= 0x21 && c != 0x7F) || c == ' ' || c == '\t') v |= k_field;
-    if (c >= 0x21 && c <= 0x7E) v |= k_target;
-    if (alpha || digit || in_set(c, "-._~%!$&'()*+,;=")) v |= k_reg_name;
-    if (digit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) v |= k_hex;
-    t[static_cast<std::size_t>(c)] = v;
-  }
-  return t;
-}
-
-constexpr std::array<std::uint8_t, 256> classes = make_classes();
-
-constexpr bool is(unsigned char c, std::uint8_t cls) noexcept { return (classes[c] & cls) != 0; }
-constexpr bool is_ows(unsigned char c) noexcept { return c == ' ' || c == '\t'; }
-constexpr bool is_digit(unsigned char c) noexcept { return static_cast<unsigned>(c - '0') < 10u; }
-
-// Word-at-a-time tests (the "haszero"/"hasless" bit tricks) let the long runs of a head, the target
-// and header values, be checked eight bytes per step; a flagged word falls back to the byte loop,
-// which gives the exact answer.
-constexpr std::uint64_t k_ones = 0x0101010101010101ull;
-constexpr std::uint64_t k_highs = 0x8080808080808080ull;
-
-inline std::uint64_t load_word(const unsigned char* p) noexcept {
-  std::uint64_t w;
-  std::memcpy(&w, p, sizeof w);
-  return w;
-}
-// Nonzero when some byte of w is below b (b <= 128).
-constexpr std::uint64_t has_less(std::uint64_t w, std::uint8_t b) noexcept { return (w - k_ones * b) & ~w & k_highs; }
-constexpr std::uint64_t has_byte(std::uint64_t w, std::uint8_t b) noexcept { return has_less(w ^ (k_ones * b), 1); }
-
-// Advances i over bytes that are certainly field-value bytes (no control byte and no DEL; HTAB
-// ends the fast path too, which is rare and harmless), in whole words.
-inline std::size_t skip_field_words(const unsigned char* s, std::size_t i, std::size_t n) noexcept {
-  while (n - i >= 8) {
-    const std::uint64_t w = load_word(s + i);
-    if (has_less(w, 0x20) | has_byte(w, 0x7F)) break;
-    i += 8;
-  }
-  return i;
-}
-
-// Same for request-target bytes, which must also be below 0x7F.
-inline std::size_t skip_target_words(const unsigned char* s, std::size_t i, std::size_t n) noexcept {
-  while (n - i >= 8) {
-    const std::uint64_t w = load_word(s + i);
-    if (has_less(w, 0x21) | has_byte(w, 0x7F) | (w & k_highs)) break;
-    i += 8;
-  }
-  return i;
-}
-
-constexpr unsigned char to_lower(unsigned char c) noexcept {
-  return static_cast<unsigned>(c - 'A') < 26u ? static_cast<unsigned char>(c | 0x20) : c;
-}
-
-// `lower` must already be lower case: the names it is compared with are literals.
-constexpr bool iequals_lower(std::string_view s, std::string_view lower) noexcept {
-  if (s.size() != lower.size()) return false;
-  for (std::size_t i = 0; i < s.size(); ++i)
-    if (to_lower(static_cast<unsigned char>(s[i])) != static_cast<unsigned char>(lower[i])) return false;
-  return true;
-}
-
-constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (to_lower(static_cast<unsigned char>(a[i])) != to_lower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
-
-constexpr std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && is_ows(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && is_ows(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-// Calls f on each OWS-trimmed element of a comma-separated list, empty ones included, and stops
-// at the first element for which f returns a parse_error other than none.
-template <class F>
-parse_error for_each_element(std::string_view list, F&& f) {
-  std::size_t pos = 0;
-  for (;;) {
-    const std::size_t comma = list.find(',', pos);
-    const parse_error e = f(trim_ows(list.substr(pos, comma == std::string_view::npos ? comma : comma - pos)));
-    if (e != parse_error::none || comma == std::string_view::npos) return e;
-    pos = comma + 1;
-  }
-}
-
-bool all_of_class(std::string_view s, std::uint8_t cls) noexcept {
-  for (const char c : s)
-    if (!is(static_cast<unsigned char>(c), cls)) return false;
-  return true;
-}
 
 // Checks uri-host [":" port] (RFC 3986 section 3.2), the syntax shared by the Host header, the
 // authority of an absolute-form target and a CONNECT target (where the port is required). Userinfo,
@@ -219,66 +106,13 @@ bool version_prefix_ok(std::string_view v) noexcept {
   return true;
 }
 
-// What the framing-relevant headers said so far.
-struct head_state {
+// What the headers of a request said so far: the framing ones (shared with responses) and Host
+// and Expect.
+struct head_state : framing_headers {
   bool host_seen = false;
-  bool cl_seen = false;
-  bool te_seen = false;
-  bool chunked = false;
-  bool conn_close = false;
-  bool conn_keep_alive = false;
   bool expect_continue = false;
   bool expect_seen = false;
 };
-
-parse_error on_content_length(std::string_view value, head_state& st, request_head& out) noexcept {
-  // Identical repeated values (RFC 9110 section 8.6) are one value; they are compared as numbers.
-  const parse_error e = for_each_element(value, [&](std::string_view elem) noexcept {
-    if (elem.empty()) return parse_error::bad_content_length;
-    std::uint64_t n = 0;
-    for (const char ch : elem) {
-      const auto c = static_cast<unsigned char>(ch);
-      if (!is_digit(c)) return parse_error::bad_content_length;
-      const unsigned d = c - '0';
-      if (n > (UINT64_MAX - d) / 10) return parse_error::bad_content_length;
-      n = n * 10 + d;
-    }
-    if (st.cl_seen && n != out.content_length) return parse_error::bad_content_length;
-    st.cl_seen = true;
-    out.content_length = n;
-    return parse_error::none;
-  });
-  if (e != parse_error::none) return e;
-  // Both framings at once is the classic smuggling vector; RFC 9112 section 6.1 lets a server
-  // reject it instead of letting Transfer-Encoding win, and we do.
-  return st.te_seen ? parse_error::conflicting_framing : parse_error::none;
-}
-
-parse_error on_transfer_encoding(std::string_view value, head_state& st, int version_minor) noexcept {
-  // An HTTP/1.0 peer cannot know chunked, so a 1.0 message carrying it is likely crafted.
-  if (version_minor == 0) return parse_error::bad_transfer_encoding;
-  const parse_error e = for_each_element(value, [&](std::string_view elem) noexcept {
-    std::size_t n = 0;
-    while (n < elem.size() && is(static_cast<unsigned char>(elem[n]), k_tchar)) ++n;
-    if (n == 0) return parse_error::bad_transfer_encoding;
-    const std::string_view rest = elem.substr(n);
-    if (iequals_lower(elem.substr(0, n), "chunked")) {
-      // chunked takes no parameters and may be applied only once (RFC 9112 section 7).
-      if (!rest.empty() || st.chunked) return parse_error::bad_transfer_encoding;
-      st.chunked = true;
-      return parse_error::none;
-    }
-    if (!rest.empty() && rest.front() != ';' && !is_ows(static_cast<unsigned char>(rest.front())))
-      return parse_error::bad_transfer_encoding;
-    // Only chunked is decoded here: any other coding, before or after it, would hand the
-    // application a body it cannot read, so it is answered 501 (RFC 9112 section 6.1). This also
-    // covers "chunked is not the final coding", since nothing may follow chunked.
-    return parse_error::unsupported_transfer_encoding;
-  });
-  if (e != parse_error::none) return e;
-  st.te_seen = true;
-  return st.cl_seen ? parse_error::conflicting_framing : parse_error::none;
-}
 
 parse_error on_header(std::string_view name, std::string_view value, head_state& st, request_head& out) noexcept {
   switch (name.size()) {
@@ -302,16 +136,11 @@ parse_error on_header(std::string_view name, std::string_view value, head_state&
       break;
     case 10:
       if (iequals_lower(name, "connection")) {
-        // Unknown connection options (Upgrade, TE, ...) are the application's business.
-        for_each_element(value, [&](std::string_view elem) noexcept {
-          if (iequals_lower(elem, "close")) st.conn_close = true;
-          else if (iequals_lower(elem, "keep-alive")) st.conn_keep_alive = true;
-          return parse_error::none;
-        });
+        on_connection(value, st);
       }
       break;
     case 14:
-      if (iequals_lower(name, "content-length")) return on_content_length(value, st, out);
+      if (iequals_lower(name, "content-length")) return on_content_length(value, st);
       break;
     case 17:
       if (iequals_lower(name, "transfer-encoding")) return on_transfer_encoding(value, st, out.version_minor);
@@ -346,6 +175,7 @@ std::string_view to_string(parse_error e) noexcept {
     case parse_error::unsupported_transfer_encoding: return "unsupported transfer coding";
     case parse_error::bad_chunk: return "bad chunked encoding";
     case parse_error::body_too_large: return "request body too large";
+    case parse_error::bad_status: return "bad status line";
   }
   return "unknown error";
 }
@@ -460,58 +290,17 @@ parse_result parse_request_head(std::string_view full, request_head& out, const 
 
   // header fields, up to the empty line
   head_state st;
-  for (;;) {
-    if (i == n) return need_more();
-    const unsigned char c = s[i];
-    if (c == '\r') {
-      if (i + 1 == n) return need_more();
-      if (s[i + 1] != '\n') return fail(parse_error::bad_header_name);
-      i += 2;
-      break;
-    }
-    if (c == '\n') {
-      ++i;
-      break;
-    }
-    // Whitespace before the first field could be read as part of the request line by another
-    // parser (RFC 9112 section 2.2), so it is a malformed field rather than a fold.
-    if (is_ows(c)) return fail(out.headers.empty() ? parse_error::bad_header_name : parse_error::obs_fold);
-    if (out.headers.size() == limits.max_headers) return fail(parse_error::too_many_headers);
-
-    const std::size_t name_begin = i;
-    while (i < n && is(s[i], k_tchar)) ++i;
-    if (i == n) return need_more();
-    // Covers whitespace before the colon (RFC 9112 section 5.1), which must be refused.
-    if (s[i] != ':' || i == name_begin) return fail(parse_error::bad_header_name);
-    const std::string_view name = in.substr(name_begin, i - name_begin);
-    ++i;
-
-    while (i < n && is_ows(s[i])) ++i;
-    const std::size_t value_begin = i;
-    i = skip_field_words(s, i, n);
-    while (i < n && is(s[i], k_field)) ++i;
-    if (i == n) return need_more();
-    std::size_t value_end = i;
-    if (s[i] == '\r') {
-      if (i + 1 == n) return need_more();
-      if (s[i + 1] != '\n') return fail(parse_error::bad_header_value);
-      i += 2;
-    } else if (s[i] == '\n') {
-      ++i;
-    } else {
-      return fail(parse_error::bad_header_value);
-    }
-    while (value_end > value_begin && is_ows(s[value_end - 1])) --value_end;
-    const std::string_view value = in.substr(value_begin, value_end - value_begin);
-
-    out.headers.push_back(header_field{name, value});
-    if (const parse_error e = on_header(name, value, st, out); e != parse_error::none) return fail(e);
-  }
+  const parse_result fields = parse_fields(in, i, limits.max_headers, out.headers, [&](std::string_view name, std::string_view value) {
+    return on_header(name, value, st, out);
+  });
+  if (fields.status == parse_status::incomplete) return need_more();
+  if (fields.status == parse_status::error) return fields;
 
   if (out.version_minor == 1 && !st.host_seen) return fail(parse_error::missing_host);
   if (!target_authority.empty()) out.host = target_authority;
   if (st.chunked) out.framing = body_framing::chunked;
   else if (st.cl_seen) out.framing = body_framing::content_length;
+  out.content_length = st.content_length;
   out.keep_alive = !st.conn_close && (out.version_minor == 1 || st.conn_keep_alive);
   // RFC 9110 section 10.1.1: a 100-continue expectation in an HTTP/1.0 request must be ignored.
   out.expect_continue = st.expect_continue && out.version_minor == 1;

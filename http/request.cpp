@@ -1,5 +1,8 @@
 #include "c10k/http/request.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <stdexcept>
 
 namespace c10k::http {
@@ -21,6 +24,14 @@ request::request(const request_head& head, std::string_view body) noexcept : hea
 body_reader& request::body_stream() const {
   if (!body_stream_) throw std::logic_error("body_stream(): this route does not stream its body (route_options::stream_body)");
   return *body_stream_;
+}
+
+result<address> request::peer() const {
+  if (connection_fd_ < 0) return std::errc::not_connected;
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getpeername(connection_fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return errno_code(errno);
+  return address::from(reinterpret_cast<const sockaddr*>(&ss), len);
 }
 
 std::string_view request::param(std::string_view name) const noexcept {

@@ -46,6 +46,7 @@ enum class parse_error {
   unsupported_transfer_encoding,  // 501
   bad_chunk,
   body_too_large,  // 413
+  bad_status,      // a response's status line (response_parser.hpp)
 };
 
 // Returns a short English phrase for e ("bad request line", ...), suitable for a response body

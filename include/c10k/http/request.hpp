@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "c10k/address.hpp"
 #include "c10k/http/parser.hpp"
 
 #include "c10k/result.hpp"
@@ -52,6 +53,10 @@ class request {
   void set_body_stream(body_reader* r) noexcept { body_stream_ = r; }
   // For the server: the whole body, once it has arrived.
   void set_body(std::string_view body) noexcept { body_ = body; }
+  // The client's address (getpeername on the connection), or the error (no connection known).
+  result<address> peer() const;
+  // For the server: the connection's socket, which peer() asks.
+  void set_connection_fd(int fd) noexcept { connection_fd_ = fd; }
   // Whether the client wants the connection kept open after this request.
   bool keep_alive() const noexcept { return head_->keep_alive; }
 
@@ -67,6 +72,7 @@ class request {
   std::string_view path_;
   std::string_view query_;
   body_reader* body_stream_ = nullptr;
+  int connection_fd_ = -1;
   std::vector<std::pair<std::string_view, std::string_view>> params_;
 };
 
