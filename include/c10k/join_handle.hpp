@@ -168,6 +168,9 @@ class join_handle {
   // co_await h: waits for the task to end (see the top of this file).
   awaiter operator co_await() & noexcept { return awaiter(p_); }
   awaiter operator co_await() && noexcept { return awaiter(p_); }
+  // The same wait as an awaitable of its own, for with_timeout(d, h.join()) and in_scope,
+  // which would otherwise take the handle itself.
+  awaiter join() noexcept { return awaiter(p_); }
 
   // Cancels the task's own scope with `reason`: its waits end with it.
   void cancel(std::error_code reason = std::make_error_code(std::errc::operation_canceled)) noexcept {

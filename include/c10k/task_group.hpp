@@ -61,6 +61,7 @@ class task_group {
   class [[nodiscard]] join_awaiter : public waiter_awaitable<join_awaiter> {
    public:
     explicit join_awaiter(detail::group_core* g) noexcept : g_(g), wait_(g) {}
+    join_awaiter(join_awaiter&& o) noexcept : waiter_awaitable<join_awaiter>(), g_(o.g_), wait_(o.g_) {}  // only before it waits
     // Returns false when no child runs, else true: w is resumed once the last one ended.
     bool suspend_with(waiter w, cancel_scope* scope) { return wait_.suspend_with(w, scope); }
     // Nothing once every child ended; rethrows the first child's exception.

@@ -52,11 +52,11 @@ template <typename Derived>
 class group_awaiter : public waiter_awaitable<Derived> {
  public:
   explicit group_awaiter(bool first_wins) : g_(first_wins), wait_(g_.get()) {}
-  group_awaiter(const group_awaiter&) = delete;
-  group_awaiter& operator=(const group_awaiter&) = delete;
+  group_awaiter(group_awaiter&& o) noexcept : waiter_awaitable<Derived>(), g_(std::move(o.g_)), wait_(g_.get()) {}  // only before it starts
+  group_awaiter& operator=(group_awaiter&&) = delete;
   // Cancelled and detached children end on their own (the loop owns them).
   ~group_awaiter() {
-    if (g_->live_ > 0) g_->scope_.cancel();
+    if (g_.get() && g_->live_ > 0) g_->scope_.cancel();
   }
 
   // Starts the tasks and returns true when w will be resumed once they all ended.
