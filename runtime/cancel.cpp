@@ -1,6 +1,7 @@
 #include "c10k/cancel.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "c10k/event_loop.hpp"
 
@@ -25,7 +26,9 @@ void cancel_scope::set_deadline(clock::time_point at) {
   if (loop_ && timer_entry::deadline <= at) return;  // an earlier one is armed (or passed)
   if (queued()) disarm();
   if (reason_) return;
-  loop_ = event_loop::current();
+  event_loop* loop = event_loop::current();
+  if (!loop) throw std::logic_error("c10k: cancel_scope::set_deadline outside a loop");
+  loop_ = loop;
   timer_entry::deadline = at;
   fire = [](timer_entry* t) { static_cast<cancel_scope*>(t)->cancel(std::make_error_code(std::errc::timed_out)); };
   loop_->add_timer(*this);

@@ -80,7 +80,8 @@ class cancel_scope final : public cancellable, private timer_entry {
   std::error_code reason() const noexcept { return reason_; }
 
   // Makes the scope end with errc::timed_out at `at` (a timer on the current loop), unless it
-  // already has an earlier deadline. Call on the loop the scope's waits run on.
+  // already has an earlier deadline. Call on the loop the scope's waits run on (throws
+  // std::logic_error outside a loop).
   void set_deadline(clock::time_point at);
   // set_deadline(now + d).
   void set_timeout(clock::duration d);
