@@ -64,7 +64,7 @@ struct server_options {
   // errc::timed_out; a handler that then returns gets its response sent (typically its own
   // 504), one that throws gets 504 Gateway Timeout instead of the usual 500.
   std::chrono::milliseconds request_timeout{0};
-  std::string deadline_header;
+  std::string deadline_header{};
 
   // How long a graceful stop waits for requests in flight before closing what is left.
   std::chrono::milliseconds drain_timeout{10'000};
