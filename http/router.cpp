@@ -8,6 +8,15 @@
 namespace c10k::http {
 namespace {
 
+// Awaits a (suspend_with) awaiter outside any cancel scope: the wait cannot be cut short.
+template <typename A>
+struct unscoped {
+  A a;
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<> h) { return detail::suspend_or_park(a, waiter::of(h), nullptr); }
+  decltype(auto) await_resume() { return a.await_resume(); }
+};
+
 // Calls fn(segment) for each '/'-separated segment of path, skipping the leading '/'.
 template <typename F>
 bool each_segment(std::string_view path, F&& fn) {
@@ -120,10 +129,29 @@ handler on_fiber(blocking_handler h) {
   return [h = std::make_shared<blocking_handler>(std::move(h))](request& req) -> task<response> {
     // Already on a fiber (the connection's own, with server_options::fiber_connections):
     // blocking there parks that fiber, which is all a blocking handler needs.
-    if (fiber::in_fiber()) co_return (*h)(req);
-    auto fiber = spawn_fiber(*event_loop::current(), [h, &req] { return (*h)(req); });
-    co_return co_await fiber.join();
+    // Either way the handler's waits run in the caller's scope (a request deadline reaches
+    // them).
+    cancel_scope* scope = co_await current_scope();
+    if (fiber::in_fiber()) {
+      cancel_scope* const outer = fiber::set_scope(scope);
+      struct restore {
+        cancel_scope* outer;
+        ~restore() { fiber::set_scope(outer); }
+      } put_back{outer};
+      co_return (*h)(req);
+    }
+    // The fiber lives in the caller's scope, and is joined whatever happens to the caller's
+    // scope (it cannot outlive req): a cancelled scope ends its waits, so it ends soon.
+    auto fiber = spawn_fiber(*event_loop::current(), [h, &req, scope] {
+      fiber::set_scope(scope);
+      return (*h)(req);
+    });
+    co_return co_await unscoped<decltype(fiber.join())>{fiber.join()};
   };
+}
+
+void router::wrap_handlers(const std::function<handler(handler)>& wrap) {
+  for (route& r : routes_) r.h = wrap(std::move(r.h));
 }
 
 task<response> router::dispatch(request& req) const {

@@ -11,6 +11,7 @@
 #include "c10k/runtime.hpp"
 #include "c10k/time.hpp"
 #include "loop_state.hpp"
+#include "request_deadline.hpp"
 
 namespace c10k::http {
 
@@ -126,6 +127,10 @@ struct server::impl {
 
 server::server(router routes, server_options options) : impl_(std::make_unique<impl>()), options_(std::move(options)) {
   impl_->routes = std::move(routes);
+  // Request deadlines wrap the handlers once here, so the connection's path is the same (and
+  // costs the same) when they are off.
+  if (wants_request_deadlines(options_))
+    impl_->routes.wrap_handlers([this](handler h) { return with_request_deadline(std::move(h), options_); });
 }
 
 server::~server() {

@@ -29,6 +29,16 @@ void ignore_sigpipe_once() {
 
 namespace detail {
 
+void log_lost_exception(std::exception_ptr e) noexcept {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    log(log_level::error, "detached task failed: {}", ex.what());
+  } catch (...) {
+    log(log_level::error, "detached task failed with a non-standard exception");
+  }
+}
+
 bool stack_too_deep() noexcept {
   if (!stack_base) return false;
   const char* here = static_cast<const char*>(__builtin_frame_address(0));
@@ -60,23 +70,9 @@ void resume_later(std::coroutine_handle<> h) {
 
 // The frame of a detached task: linked into its loop's list so the loop can destroy what is
 // left of it at shutdown, and destroyed by itself when it finishes.
-struct detached_promise {
-  event_loop& loop_;
-  detached_promise* prev_ = nullptr;
-  detached_promise* next_ = nullptr;
-
-  detached_promise(event_loop& loop, task<>&) : loop_(loop) {
-    next_ = loop.tasks_;
-    if (next_) next_->prev_ = this;
-    loop.tasks_ = this;
-    ++loop.task_count_;
-  }
-  ~detached_promise() {
-    if (prev_) prev_->next_ = next_;
-    else loop_.tasks_ = next_;
-    if (next_) next_->prev_ = prev_;
-    --loop_.task_count_;
-  }
+struct detached_promise : loop_owned {
+  detached_promise(event_loop& loop, task<>&)
+      : loop_owned(loop, std::coroutine_handle<detached_promise>::from_promise(*this).address()) {}
 
   static void* operator new(std::size_t size) { return frame_allocator::allocate(size); }
   static void operator delete(void* p, std::size_t size) noexcept { frame_allocator::deallocate(p, size); }
@@ -87,15 +83,7 @@ struct detached_promise {
   std::suspend_always initial_suspend() const noexcept { return {}; }
   std::suspend_never final_suspend() const noexcept { return {}; }
   void return_void() noexcept {}
-  void unhandled_exception() noexcept {
-    try {
-      throw;
-    } catch (const std::exception& e) {
-      log(log_level::error, "detached task failed: {}", e.what());
-    } catch (...) {
-      log(log_level::error, "detached task failed with a non-standard exception");
-    }
-  }
+  void unhandled_exception() noexcept { log_lost_exception(std::current_exception()); }
 };
 
 }  // namespace detail
@@ -120,7 +108,7 @@ event_loop::event_loop(std::string_view backend_name) {
 }
 
 event_loop::~event_loop() {
-  while (tasks_) std::coroutine_handle<detail::detached_promise>::from_promise(*tasks_).destroy();
+  while (tasks_) std::coroutine_handle<>::from_address(tasks_->frame_).destroy();
   ready_.clear();
   after_poll_.clear();
   backend_.reset();
@@ -129,7 +117,7 @@ event_loop::~event_loop() {
 
 event_loop* event_loop::current() noexcept { return current_loop; }
 
-void event_loop::spawn(task<> t) { schedule(waiter::of(run_detached(*this, std::move(t)))); }
+void event_loop::spawn_detached(task<> t) { schedule(waiter::of(run_detached(*this, std::move(t)))); }
 
 void event_loop::spawn_now(task<> t) { waiter::of(run_detached(*this, std::move(t))).resume(); }
 

@@ -24,9 +24,27 @@ namespace c10k {
 
 class event_loop;
 
+template <typename T>
+class join_handle;
+
 namespace detail {
 struct detached_promise;
-}
+
+// A coroutine frame owned by a loop (a detached or spawned task): linked into the loop's list
+// so that the loop destroys what is left of it at shutdown. Constructing links, destroying
+// unlinks (defined below event_loop).
+struct loop_owned {
+  event_loop& loop_;
+  loop_owned* prev_ = nullptr;
+  loop_owned* next_ = nullptr;
+  void* frame_;  // the coroutine frame's address, for the loop to destroy it
+
+  loop_owned(event_loop& loop, void* frame) noexcept;
+  loop_owned(const loop_owned&) = delete;
+  loop_owned& operator=(const loop_owned&) = delete;
+  ~loop_owned();
+};
+}  // namespace detail
 
 class event_loop {
  public:
@@ -57,9 +75,15 @@ class event_loop {
     return block_on([](A a) -> task<R> { co_return co_await a; }(std::move(a)));
   }
 
-  // Runs t as a detached task owned by this loop, starting on the next turn. An exception
-  // escaping it is logged. Tasks still alive when the loop is destroyed are destroyed with it.
-  void spawn(task<> t);
+  // Runs t as a task owned by this loop, starting on the next turn, in a cancel_scope of its
+  // own; returns its join handle (join_handle.hpp: `co_await h` for the value or the
+  // exception, h.cancel() to cancel it). Dropping the handle detaches the task; an exception
+  // nobody takes is logged. Tasks still alive when the loop is destroyed are destroyed with it.
+  template <typename T>
+  join_handle<T> spawn(task<T> t);
+  // Runs t as a detached task owned by this loop, starting on the next turn: spawn without a
+  // handle or a scope of its own, the cheapest way to start a task.
+  void spawn_detached(task<> t);
   // Runs t as a detached task owned by this loop, starting at once: for a waiter that the loop
   // resumed (never a backend in its event walk) and that starts new work, sparing it a turn.
   void spawn_now(task<> t);
@@ -81,7 +105,7 @@ class event_loop {
   std::size_t task_count() const noexcept { return task_count_; }
 
  private:
-  friend struct detail::detached_promise;
+  friend struct detail::loop_owned;
 
   void run_posted();
   std::chrono::nanoseconds poll_timeout() const noexcept;
@@ -102,10 +126,25 @@ class event_loop {
   std::vector<std::function<void()>> running_posted_;
   std::atomic<bool> has_posted_{false};
 
-  detail::detached_promise* tasks_ = nullptr;  // intrusive list of detached tasks
+  detail::loop_owned* tasks_ = nullptr;  // intrusive list of detached and spawned tasks
   std::size_t task_count_ = 0;
   event_loop* previous_current_ = nullptr;
 };
+
+namespace detail {
+inline loop_owned::loop_owned(event_loop& loop, void* frame) noexcept : loop_(loop), frame_(frame) {
+  next_ = loop.tasks_;
+  if (next_) next_->prev_ = this;
+  loop.tasks_ = this;
+  ++loop.task_count_;
+}
+inline loop_owned::~loop_owned() {
+  if (prev_) prev_->next_ = next_;
+  else loop_.tasks_ = next_;
+  if (next_) next_->prev_ = prev_;
+  --loop_.task_count_;
+}
+}  // namespace detail
 
 template <typename T>
 task<> event_loop::complete_into(task<T> t, std::optional<T>& value, std::exception_ptr& error, event_loop& loop) {
@@ -122,13 +161,13 @@ T event_loop::block_on(task<T> t) {
   std::exception_ptr error;
   if constexpr (std::is_void_v<T>) {
     bool done = false;
-    spawn(complete_into_void(std::move(t), done, error, *this));
+    spawn_detached(complete_into_void(std::move(t), done, error, *this));
     run();
     if (error) std::rethrow_exception(error);
     if (!done) throw std::logic_error("block_on: the loop stopped before the task completed");
   } else {
     std::optional<T> value;
-    spawn(complete_into(std::move(t), value, error, *this));
+    spawn_detached(complete_into(std::move(t), value, error, *this));
     run();
     if (error) std::rethrow_exception(error);
     if (!value) throw std::logic_error("block_on: the loop stopped before the task completed");
@@ -137,3 +176,6 @@ T event_loop::block_on(task<T> t) {
 }
 
 }  // namespace c10k
+
+// spawn's definition and join_handle (they need the loop complete).
+#include "c10k/join_handle.hpp"

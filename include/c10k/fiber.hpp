@@ -90,8 +90,10 @@ class fiber_core {
   // The fiber running on this thread, or nullptr on a thread's own stack.
   static fiber_core* current() noexcept;
 
-  // The cancel scope fiber::await hands to the operations it runs (nullptr: none).
-  cancel_scope* scope_ = nullptr;
+  // The fiber's own scope (fiber_handle::cancel), and the scope fiber::await hands to the
+  // operations it runs: the own one unless fiber::set_scope chose another.
+  cancel_scope own_scope_;
+  cancel_scope* scope_ = &own_scope_;
   // This fiber as a host of coroutines (used when options.hosts_coroutines).
   coroutine_host host_{as_waiter(), &park_thunk, this};
   // Resumed (scheduled on the loop) when the fiber ends.
@@ -157,6 +159,12 @@ concept fiber_waitable = requires(A& a, waiter w, cancel_scope* s) {
   a.await_resume();
 };
 
+// A handle whose operator co_await yields an awaiter with suspend_with (join_handle).
+template <typename A>
+concept parks_fibers_through_co_await = has_member_co_await<std::remove_reference_t<A>> && requires(A&& a) {
+  { std::forward<A>(a).operator co_await() } -> fiber_waitable;
+};
+
 template <typename A>
 struct await_result {
   using type = decltype(std::declval<A&>().await_resume());
@@ -202,7 +210,7 @@ class fiber {
   static auto spawn(event_loop& loop, F&& fn, fiber_options options = {}) {
     using T = std::invoke_result_t<std::decay_t<F>&>;
     auto core = std::make_shared<detail::fiber_of<T, std::decay_t<F>>>(loop, std::move(options), std::forward<F>(fn));
-    loop.spawn(detail::run_fiber(core));
+    loop.spawn_detached(detail::run_fiber(core));
     return fiber_handle<T>(std::move(core));
   }
 
@@ -224,6 +232,11 @@ class fiber {
     if constexpr (detail::fiber_waitable<awaitable> && !detail::has_member_co_await<awaitable>) {
       if (a.suspend_with(self.as_waiter(), self.scope_)) self.park();
       return a.await_resume();
+    } else if constexpr (detail::parks_fibers_through_co_await<A>) {
+      // A handle whose awaiter parks fibers directly (join_handle): no driver coroutine.
+      auto aw = std::forward<A>(a).operator co_await();
+      if (aw.suspend_with(self.as_waiter(), self.scope_)) self.park();
+      return aw.await_resume();
     } else {
       using R = typename detail::await_result<awaitable>::type;
       static_assert(!std::is_reference_v<R>, "fiber::await: awaitables yielding references are not supported");
@@ -252,6 +265,14 @@ class fiber {
   // Lets every other ready waiter and the pending I/O run, then continues. Throws
   // std::logic_error outside a fiber.
   static void yield();
+
+  // Makes `scope` the one the calling fiber's waits run in (nullptr: the fiber's own); returns
+  // the previous one, to put back. For code that runs blocking-style work on behalf of a
+  // coroutine's scope (http::on_fiber). Throws std::logic_error outside a fiber.
+  static cancel_scope* set_scope(cancel_scope* scope) {
+    detail::fiber_core& self = current_or_throw("fiber::set_scope");
+    return std::exchange(self.scope_, scope ? scope : &self.own_scope_);
+  }
 
   // Parks the calling fiber for `d`; returns success, or the scope's reason when cancelled.
   template <typename Rep, typename Period>
@@ -283,27 +304,50 @@ class fiber_handle {
   fiber_handle() noexcept = default;
   explicit fiber_handle(std::shared_ptr<detail::fiber_result<T>> core) noexcept : core_(std::move(core)) {}
 
-  class [[nodiscard]] join_awaiter : public waiter_awaitable<join_awaiter> {
+  // The wait of a join, registered with the joiner's scope: cancelling that scope ends the
+  // wait (the fiber runs on; fiber_handle::cancel cancels the fiber itself).
+  class [[nodiscard]] join_awaiter : public cancellable, public waiter_awaitable<join_awaiter> {
    public:
     explicit join_awaiter(detail::fiber_result<T>* core) noexcept : core_(core) {}
-    join_awaiter(const join_awaiter& o) noexcept : waiter_awaitable<join_awaiter>(), core_(o.core_) {}
+    join_awaiter(const join_awaiter& o) noexcept : cancellable(), waiter_awaitable<join_awaiter>(), core_(o.core_) {}
     join_awaiter& operator=(const join_awaiter&) = delete;
     // A joiner destroyed while it waits (its coroutine was destroyed) must not be resumed.
     ~join_awaiter() {
       if (waiting_ && !core_->done()) core_->joiner_ = {};
+      if (scope_) scope_->leave(this);
     }
-    // Returns false when the fiber already ended; joining ignores cancel scopes.
-    bool suspend_with(waiter w, cancel_scope*) {
+    // Returns false when the fiber already ended or the scope is cancelled, else waits.
+    bool suspend_with(waiter w, cancel_scope* scope) {
+      if (const std::error_code why = already_cancelled(scope)) return (outcome_ = why, false);
       if (core_->done()) return false;
       core_->joiner_ = w;
       waiting_ = true;
+      scope_ = scope;
+      if (scope) scope->enter(this);
       return true;
     }
-    // The fiber's value; rethrows its exception.
-    T await_resume() { return core_->take(); }
+    // Ends the wait with `reason` unless the fiber ended first.
+    void cancel(std::error_code reason) noexcept override {
+      if (!waiting_ || core_->done() || !core_->joiner_) return;
+      waiter w = std::exchange(core_->joiner_, {});
+      waiting_ = false;
+      outcome_ = reason;
+      core_->loop().schedule(w);
+    }
+    // The fiber's value; rethrows its exception; throws std::system_error with the scope's
+    // reason when the scope ended the wait first.
+    T await_resume() {
+      if (scope_) scope_->leave(this);
+      scope_ = nullptr;
+      waiting_ = false;
+      if (outcome_) throw std::system_error(outcome_);
+      return core_->take();
+    }
 
    private:
     detail::fiber_result<T>* core_;
+    cancel_scope* scope_ = nullptr;
+    std::error_code outcome_;
     bool waiting_ = false;
   };
 
@@ -311,6 +355,10 @@ class fiber_handle {
   join_awaiter join() const {
     if (!core_) throw std::logic_error("c10k: join on an empty fiber_handle");
     return join_awaiter(core_.get());
+  }
+  // Cancels the fiber's own scope with `reason`: its waits end with it.
+  void cancel(std::error_code reason = std::make_error_code(std::errc::operation_canceled)) noexcept {
+    if (core_) core_->own_scope_.cancel(reason);
   }
   // True once the fiber ended.
   bool done() const noexcept { return core_ && core_->done(); }

@@ -5,8 +5,9 @@
 // same call serves `co_await m.lock()` in a coroutine and `fiber::await(m.lock())` on a fiber.
 // A waiter that has to wait joins the primitive's FIFO queue; whoever wakes it schedules it on
 // the loop (never resumes it inline), so a set() or send() returns before any woken code runs.
-// Waits that can last (event, semaphore, channel, wait_group) end early when their cancel scope
-// is cancelled, with the scope's reason, so with_timeout works on them; a mutex wait does not.
+// Every wait (mutex, event, semaphore, channel, wait_group) ends early when its cancel scope is
+// cancelled, with the scope's reason, so with_timeout works on them; a wake that got there
+// first wins (a mutex handed over is held).
 //
 // Not thread-safe: one loop's coroutines and fibers share these. To hand work to another loop,
 // use cross_channel (cross_channel.hpp).
@@ -107,14 +108,16 @@ class mutex {
   class [[nodiscard]] lock_awaiter : public waiter_awaitable<lock_awaiter>, public detail::sync_wait {
    public:
     explicit lock_awaiter(mutex& m) noexcept : m_(&m) {}
-    // Takes the lock now (false) or queues w for it (true); ignores the scope.
-    bool suspend_with(waiter w, cancel_scope*) {
+    // Takes the lock now (false) or queues w for it (true); false with the scope's reason when
+    // the scope is already cancelled.
+    bool suspend_with(waiter w, cancel_scope* scope) {
+      if (const std::error_code why = already_cancelled(scope)) return (outcome_ = why, false);
       if (m_->try_lock()) return false;
-      wait_in(m_->waiters_, w, nullptr);
+      wait_in(m_->waiters_, w, scope);
       return true;
     }
-    // Nothing: the caller holds the lock.
-    void await_resume() noexcept { (void)finish(); }
+    // Success: the caller holds the lock; the scope's reason when cancelled first (no lock).
+    result<void> await_resume() noexcept { return finish(); }
 
    private:
     mutex* m_;
@@ -139,9 +142,9 @@ class mutex {
     explicit scoped_awaiter(mutex& m) noexcept : lock_(m), m_(&m) {}
     // Returns false when the outcome is ready now, true when w is queued to be woken.
     bool suspend_with(waiter w, cancel_scope* scope) { return lock_.suspend_with(w, scope); }
-    // The guard that unlocks.
-    guard await_resume() noexcept {
-      lock_.await_resume();
+    // The guard that unlocks; the scope's reason when cancelled first (no lock).
+    result<guard> await_resume() noexcept {
+      if (auto got = lock_.await_resume(); !got) return got.error();
       return guard(*m_);
     }
 

@@ -96,6 +96,7 @@ class scoped {
   std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) {
     parent_ = scope_of(h);
     if (parent_) {
+      scope_->set_parent(parent_);  // for deadline(): the outer deadlines apply inside
       if (parent_->cancelled()) scope_->cancel(parent_->reason());
       else parent_->enter(scope_);
     }
@@ -116,7 +117,10 @@ class scoped {
     else return (a_);
   }
   void unlink() noexcept {
-    if (parent_) parent_->leave(scope_);
+    if (parent_) {
+      parent_->leave(scope_);
+      scope_->set_parent(nullptr);
+    }
     parent_ = nullptr;
   }
 
@@ -133,29 +137,22 @@ detail::scoped<std::remove_cvref_t<A>> in_scope(cancel_scope& s, A&& a) {
   return {s, std::forward<A>(a)};
 }
 
-// co_await with_timeout(d, x): awaits x in a cancel_scope that a timer cancels with
-// errc::timed_out after d. Yields what x yields; operations the timer cut short report
-// timed_out, and a task sees every later operation fail with it too.
+// co_await with_timeout(d, x): awaits x in a cancel_scope whose deadline is d from now (the
+// scope cancels itself with errc::timed_out then). Yields what x yields; operations the
+// deadline cut short report timed_out, and a task sees every later operation fail with it too.
+// Inside x, current_scope()->deadline() is the earlier of this one and any enclosing deadline.
 template <typename A>
-class [[nodiscard]] timeout_awaiter final : private timer_entry {
+class [[nodiscard]] timeout_awaiter final {
  public:
   timeout_awaiter(event_loop& loop, clock::duration d, A&& a) : loop_(&loop), limit_(d), inner_(scope_, std::move(a)) {}
-  ~timeout_awaiter() { loop_->remove_timer(*this); }
 
   bool await_ready() const noexcept { return false; }
   template <typename P>
   std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) {
-    deadline = loop_->now() + limit_;
-    fire = [](timer_entry* t) {
-      static_cast<timeout_awaiter*>(t)->scope_.cancel(std::make_error_code(std::errc::timed_out));
-    };
-    loop_->add_timer(*this);
+    scope_.set_deadline(loop_->now() + limit_);
     return inner_.await_suspend(h);
   }
-  decltype(auto) await_resume() {
-    loop_->remove_timer(*this);
-    return inner_.await_resume();
-  }
+  decltype(auto) await_resume() { return inner_.await_resume(); }
 
  private:
   event_loop* loop_;

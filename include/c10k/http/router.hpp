@@ -65,6 +65,8 @@ class router {
   // Runs the handler for req, or yields its 404/405 response. Exceptions from the handler
   // propagate (the server turns them into 500).
   task<response> dispatch(request& req) const;
+  // Replaces every route's handler h by wrap(h) (the server's request deadlines).
+  void wrap_handlers(const std::function<handler(handler)>& wrap);
 
  private:
   struct route {

@@ -54,6 +54,18 @@ struct server_options {
   bool fiber_connections = false;
   std::size_t fiber_stack_size = 0;
 
+  // Request deadlines (off by default). With request_timeout > 0, each handler runs in a
+  // cancel_scope whose deadline is that long after the handler starts; with deadline_header
+  // set (e.g. "X-Request-Timeout-Ms"), a request carrying that header with a number of
+  // milliseconds gets that deadline instead when it is tighter (a caller passing on its
+  // remaining budget, like gRPC's grpc-timeout; a value that is not plain digits is ignored).
+  // The handler, and everything it awaits, inherits the deadline (current_scope()->remaining()
+  // is the budget to pass upstream). When it passes, the handler's waits end with
+  // errc::timed_out; a handler that then returns gets its response sent (typically its own
+  // 504), one that throws gets 504 Gateway Timeout instead of the usual 500.
+  std::chrono::milliseconds request_timeout{0};
+  std::string deadline_header{};
+
   // How long a graceful stop waits for requests in flight before closing what is left.
   std::chrono::milliseconds drain_timeout{10'000};
 };
