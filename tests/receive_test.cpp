@@ -174,5 +174,7 @@ TEST(io_uring, a_refused_setup_runs_on_epoll_and_says_why) {
   EXPECT_EQ((*fallback)->name(), "epoll");
   // One line per process: this test may not be the first to hit the fallback.
   ASSERT_LE(lines.size(), 1u);
-  if (!lines.empty()) EXPECT_NE(lines[0].find("io_uring is unavailable here (Operation not permitted)"), std::string::npos);
+  if (!lines.empty()) {
+    EXPECT_NE(lines[0].find("io_uring is unavailable here (Operation not permitted)"), std::string::npos);
+  }
 }
