@@ -260,10 +260,12 @@ std::string upstream::authority() const {
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
-std::optional<clock::time_point> effective_deadline(const client_request& req) noexcept {
-  // TODO(lead, after merging structured concurrency): the earlier of this and the deadline of
-  // the caller's cancel_scope.
-  return req.deadline;
+std::optional<clock::time_point> effective_deadline(const client_request& req, const cancel_scope* caller) noexcept {
+  // The earlier of the request's own deadline and the one the caller's scope inherits (a
+  // handler's request deadline, a with_timeout around the call): the budget sent upstream.
+  std::optional<clock::time_point> d = req.deadline;
+  if (caller && caller->has_deadline() && (!d || caller->deadline() < *d)) d = caller->deadline();
+  return d;
 }
 
 client::client(client_options options) : shared_(std::make_shared<detail::client_shared>(std::move(options))) {}
@@ -291,7 +293,8 @@ task<result<client_response>> client::send(const upstream& to_ref, client_reques
   std::shared_ptr<upstream_pool> pool = upstream_pool::of(shared_, *loop);
   detail::client_shared& sh = *shared_;
   const client_options& o = sh.options;
-  req.deadline = effective_deadline(req);
+  const cancel_scope* caller = co_await current_scope();
+  req.deadline = effective_deadline(req, caller);
   const bool may_retry = idempotent(req.method) && !req.body_stream;
 
   for (int tries = 0;; ++tries) {

@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "c10k/cancel.hpp"
 #include "c10k/event_loop.hpp"
 #include "c10k/http/parser.hpp"
 #include "c10k/http/response.hpp"
@@ -71,8 +72,10 @@ struct client_request {
   // fails the request). A request with a streamed body is never retried.
   body_producer body_stream;
   std::optional<std::uint64_t> content_length;
-  // The caller's deadline: every wait ends with timed_out at the latest then, and the
-  // deadline header (client_options::deadline_header) carries what is left of it.
+  // A deadline of this request's own; the one the caller's cancel_scope inherits (a handler's
+  // request deadline) applies as well. Every wait ends with timed_out at the latest at the
+  // earlier of the two, and the deadline header (client_options::deadline_header) carries what
+  // is left of it.
   std::optional<clock::time_point> deadline;
 };
 
@@ -157,8 +160,9 @@ class client {
   std::shared_ptr<detail::client_shared> shared_;
 };
 
-// The deadline a request runs under: the request's own, when it has one. The one place where
-// a deadline inherited from the caller's scope will be joined in (the earlier of the two).
-std::optional<clock::time_point> effective_deadline(const client_request& req) noexcept;
+// The deadline a request runs under: the earlier of the request's own and the deadline the
+// caller's scope inherits (a handler's request deadline, a with_timeout around the call);
+// nullopt when neither has one.
+std::optional<clock::time_point> effective_deadline(const client_request& req, const cancel_scope* caller) noexcept;
 
 }  // namespace c10k::http
