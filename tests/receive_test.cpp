@@ -10,6 +10,7 @@
 #include "c10k/tcp_listener.hpp"
 #include "c10k/time.hpp"
 #include "c10k/tcp_stream.hpp"
+#include "c10k/when.hpp"
 
 using namespace c10k;
 using namespace std::chrono_literals;
@@ -39,7 +40,47 @@ std::size_t open_fds() {
   return n;
 }
 
+// Receives once on s and notes how many buffers were lent at that moment.
+task<void> receive_once(tcp_stream& s, event_loop& loop, std::size_t& most_lent, int& received) {
+  auto b = co_await s.receive();
+  if (b && !b->empty()) {
+    ++received;
+    most_lent = std::max<std::size_t>(most_lent, loop.io().counters().buffers_in_use);
+  }
+}
+
+// Writes one byte to each client once the receivers have parked (two loop turns).
+task<void> write_to_all(std::vector<stream_pair>& pairs) {
+  co_await yield();
+  co_await yield();
+  for (stream_pair& p : pairs) (void)::send(p.client.native_handle(), "x", 1, MSG_NOSIGNAL);
+}
+
 }  // namespace
+
+// Defect: a readiness backend read every receive a poll reported at once, lending a buffer to
+// each until its reader ran: 10,000 connections sending together grew the pool by about 60 B
+// per connection for good. Now a receive is read at its turn, just before its reader resumes.
+TEST_P(receive_test, receives_ready_together_hold_one_buffer_at_a_time) {
+  if (backend_name() == std::string("io_uring"))
+    GTEST_SKIP() << "io_uring lends from its fixed ring of provided buffers: there is no pool to grow";
+  event_loop loop(backend_name());
+  auto l = tcp_listener::bind(address::loopback(0));
+  ASSERT_TRUE(l);
+  constexpr int n = 64;
+  std::size_t most_lent = 0;
+  int received = 0;
+  loop.block_on([](tcp_listener& l, event_loop& loop, std::size_t& most_lent, int& received) -> task<void> {
+    std::vector<stream_pair> pairs;
+    for (int i = 0; i < n; ++i) pairs.push_back(co_await connected_pair(l));
+    std::vector<task<void>> receivers;
+    for (stream_pair& p : pairs) receivers.push_back(receive_once(p.server, loop, most_lent, received));
+    loop.spawn(write_to_all(pairs));
+    co_await when_all(std::move(receivers));
+  }(*l, loop, most_lent, received));
+  EXPECT_EQ(received, n);
+  EXPECT_EQ(most_lent, 1u);
+}
 
 TEST_P(receive_test, lends_a_buffer_with_the_data_and_takes_it_back) {
   event_loop loop(backend_name());

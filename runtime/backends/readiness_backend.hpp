@@ -30,6 +30,8 @@ class readiness_backend : public backend {
     // read waits for readiness instead of trying (and failing with EAGAIN) first. Data that
     // arrives later makes the fd ready, level- or edge-triggered alike.
     bool drained = false;
+    // Its parked receive was reported ready and waits in deferred_ to be read (retry()).
+    bool deferred = false;
   };
 
   // level_triggered: a parked reader is told of data already there, which lets a read after
@@ -59,7 +61,8 @@ class readiness_backend : public backend {
     if (timeout.count() < 0) return -1;
     return static_cast<int>(std::min<long long>((timeout.count() + 999'999) / 1'000'000, 1'000'000));
   }
-  // Retries the operation parked in this direction; returns 1 if it completed.
+  // Retries the operation parked in this direction; returns 1 if it completed (or, for a
+  // receive, will complete in the ready queue's next pass).
   std::size_t retry(operation*& waiting);
   // Records whether a read-side result shows the socket drained (0 < r < what was asked).
   static void note_read(waiters& w, const operation& op, long long r) noexcept {
@@ -68,8 +71,11 @@ class readiness_backend : public backend {
 
  private:
   operation** find(operation& op) noexcept;
+  static void read_deferred(void* self);
 
   fd_table<waiters> table_;
+  std::vector<int> deferred_;  // fds whose receive is ready, to be read by read_deferred
+  std::vector<int> reading_;   // the batch read_deferred works through
   bool level_triggered_;
 };
 
