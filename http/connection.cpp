@@ -138,11 +138,10 @@ connection::~connection() {
   state.unlink(*this);
 }
 
-// Counts the connection in and keeps its peer's address for the access log (outside the
+// Keeps the peer's address for the access log (outside the
 // request path: once per connection, and only with metrics or the access log on).
 [[gnu::noinline]] void connection::opened() noexcept {
-  if (state.metrics) ++state.metrics->accepted;
-  if (!state.access_log) return;
+  if (!state.access_log) return;  // (accepted is counted by the accept loop)
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   if (::getpeername(stream.native_handle(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return;
