@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include <cerrno>
+#include <charconv>
 #include <csignal>
 #include <iterator>
 
@@ -21,24 +22,36 @@ namespace {
 // Appends s with what could break a line or a field escaped as \xHH, as nginx does
 // (combined), or as JSON wants it.
 void append_escaped(std::string& out, std::string_view s, bool json) {
-  for (unsigned char c : s) {
+  // Runs of plain characters are appended whole: this runs for several fields per request.
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c != '"' && c != '\\' && c >= 0x20 && c < 0x7f) continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
     if (c == '"' || c == '\\') {
       out += '\\';
       out += static_cast<char>(c);
-    } else if (c < 0x20 || c >= 0x7f) {
-      if (json) fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
-      else fmt::format_to(std::back_inserter(out), "\\x{:02X}", c);
+    } else if (json) {
+      fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
     } else {
-      out += static_cast<char>(c);
+      fmt::format_to(std::back_inserter(out), "\\x{:02X}", c);
     }
   }
+  out.append(s.data() + run, s.size() - run);
 }
 
-void append_peer(std::string& out, const peer_ip& p) {
+void append_number(std::string& out, std::uint64_t n) {
+  char text[24];
+  const auto [end, ec] = std::to_chars(text, text + sizeof text, n);
+  out.append(text, end);
+}
+
+std::string peer_text(const peer_ip& p) {
   char text[INET6_ADDRSTRLEN] = "-";
   if (p.family == 4) ::inet_ntop(AF_INET, p.bytes.data(), text, sizeof text);
   else if (p.family == 6) ::inet_ntop(AF_INET6, p.bytes.data(), text, sizeof text);
-  out += text;
+  return text;
 }
 
 // write(2) all of s to fd; a failure is logged once per buffer and the rest dropped.
@@ -154,6 +167,15 @@ const std::string& access_log_buffer::time_text(std::time_t now) {
   return cached_time_;
 }
 
+void access_log_buffer::append_peer(const peer_ip& p) {
+  // Consecutive requests mostly come from the same client: its text is kept.
+  if (p.family != cached_peer_.family || p.bytes != cached_peer_.bytes || cached_peer_text_.empty()) {
+    cached_peer_ = p;
+    cached_peer_text_ = peer_text(p);
+  }
+  buf_ += cached_peer_text_;
+}
+
 void access_log_buffer::add(const peer_ip& peer, const request_head* head, int status, std::uint64_t bytes,
                             std::chrono::nanoseconds took) {
   const std::string& when = time_text(std::time(nullptr));
@@ -162,7 +184,7 @@ void access_log_buffer::add(const peer_ip& peer, const request_head* head, int s
     buf_ += R"({"time":")";
     buf_ += when;
     buf_ += R"(","remote":")";
-    append_peer(buf_, peer);
+    append_peer(peer);
     buf_ += R"(","method":")";
     if (head) append_escaped(buf_, head->method, true);
     buf_ += R"(","target":")";
@@ -171,7 +193,7 @@ void access_log_buffer::add(const peer_ip& peer, const request_head* head, int s
                    status, bytes, took.count() / 1000);
     buf_ += "}\n";
   } else {
-    append_peer(buf_, peer);
+    append_peer(peer);
     buf_ += " - - [";
     buf_ += when;
     buf_ += "] \"";
@@ -179,11 +201,15 @@ void access_log_buffer::add(const peer_ip& peer, const request_head* head, int s
       append_escaped(buf_, head->method, false);
       buf_ += ' ';
       append_escaped(buf_, head->target, false);
-      fmt::format_to(out, " HTTP/1.{}", head->version_minor);
+      buf_ += head->version_minor == 0 ? " HTTP/1.0" : " HTTP/1.1";
     } else {
       buf_ += '-';
     }
-    fmt::format_to(out, "\" {} {} \"", status, bytes);
+    buf_ += "\" ";
+    append_number(buf_, static_cast<std::uint64_t>(status));
+    buf_ += ' ';
+    append_number(buf_, bytes);
+    buf_ += " \"";
     const auto referer = head ? head->header("Referer") : std::nullopt;
     append_escaped(buf_, referer ? *referer : "-", false);
     buf_ += "\" \"";

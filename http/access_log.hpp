@@ -81,12 +81,15 @@ class access_log_buffer {
 
  private:
   const std::string& time_text(std::time_t now);
+  void append_peer(const peer_ip& p);
 
   access_log_sink* sink_;
   bool json_;
   std::string buf_;
   std::time_t cached_second_ = 0;
   std::string cached_time_;
+  peer_ip cached_peer_;
+  std::string cached_peer_text_;
 };
 
 }  // namespace c10k::http
