@@ -7,6 +7,7 @@
 //   /delay/ms  an answer after ms milliseconds (at most 60,000): a long poll, a timer, no thread
 //   /static/…  files under --root, when given
 //   /stats     the server's counters
+//   /metrics   the server's metrics for Prometheus
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -17,6 +18,7 @@
 #include <string>
 
 #include "c10k/backend.hpp"
+#include "c10k/http/metrics.hpp"
 #include "c10k/http/server.hpp"
 #include "c10k/http/static_files.hpp"
 #include "c10k/runtime.hpp"
@@ -96,6 +98,10 @@ int main(int argc, char** argv) {
   app.add_option("--mode", mode, "how connections run: coroutine, or fiber (each connection on a fiber, blocking-style handlers)")
       ->check(CLI::IsMember({"coroutine", "fiber"}))
       ->capture_default_str();
+  bool no_metrics = false;
+  app.add_flag("--no-metrics", no_metrics, "leave the request counters off (/metrics then shows the loops' gauges only)");
+  app.add_option("--access-log", opt.access_log, "log each request to this file (-: standard output); SIGHUP reopens it");
+  app.add_flag("--access-log-json", opt.access_log_json, "access log as JSON lines instead of nginx's combined format");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -110,6 +116,7 @@ int main(int argc, char** argv) {
   opt.body_timeout = std::chrono::seconds(body_s);
   opt.send_timeout = std::chrono::seconds(send_s);
   opt.fiber_connections = mode == "fiber";
+  opt.metrics = !no_metrics;
 
   // The routes as plain functions: coroutine mode calls each in place (never_blocks), fiber mode
   // runs each on its connection's fiber (where it could block, fiber::await-ing).
@@ -144,11 +151,13 @@ int main(int argc, char** argv) {
                          s.buffers_in_use) + "\n");
   });
 
+  routes.get("/metrics", [&running](http::request&) -> task<http::response> { co_return http::metrics_response(*running); });
+
   raise_fd_limit();
   http::server srv(std::move(routes), opt);
   running = &srv;
   if (auto r = srv.start(); !r) {
-    fmt::print(stderr, "c10k-server: cannot listen on {}: {}\n", url_of(opt.host, opt.port), r.error().message());
+    fmt::print(stderr, "c10k-server: cannot start on {}: {}\n", url_of(opt.host, opt.port), r.error().message());
     return 1;
   }
   const unsigned threads = opt.threads ? opt.threads : available_cpus();

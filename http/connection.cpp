@@ -13,7 +13,11 @@
 // With server_options::fiber_connections this same coroutine runs on a fiber of its own, which
 // parks wherever the coroutine would suspend (coroutine_host.hpp), so blocking-style handlers
 // run on the connection's stack.
+#include <sys/socket.h>
+#include <netinet/in.h>
+
 #include <array>
+#include <cstring>
 #include <memory>
 #include <optional>
 
@@ -75,6 +79,7 @@ class connection final : public connection_entry, private cancellable {
  public:
   connection(tcp_stream s, loop_state& st) : stream(std::move(s)), state(st), deadline(*st.loop), running_burst_() {
     state.link(*this);
+    if (state.observing) opened();
   }
   connection(const connection&) = delete;
   ~connection();
@@ -92,9 +97,24 @@ class connection final : public connection_entry, private cancellable {
   loop_state& state;
   connection_deadline deadline;
   std::uint32_t served = 0;  // requests answered on this connection
+  close_reason reason = close_reason::server;  // why it will close, as far as known (metrics)
+  peer_ip peer;              // the client, when the access log is on
+
+  // Notes why the connection is about to close; returns false (for `co_return c.closing(...)`).
+  bool closing(close_reason r) noexcept {
+    reason = r;
+    return false;
+  }
+  // Notes why a receive ended the connection (its error, or an empty receive: end of input).
+  void receive_failed(std::error_code ec) noexcept {
+    if (!ec || ec == std::errc::connection_aborted) reason = close_reason::client;
+    else if (ec != std::errc::operation_canceled && ec != std::errc::timed_out) reason = close_reason::error;
+  }
 
  private:
   static void on_ready(void* self);
+  void opened() noexcept;
+  void closed() noexcept;
   void start_burst(recv_buffer first);
   // The deadline or a graceful stop ends the idle wait.
   void cancel(std::error_code) noexcept override { state.loop->io().cancel(idle_); }
@@ -109,12 +129,55 @@ class connection final : public connection_entry, private cancellable {
 };
 
 connection::~connection() {
+  if (state.metrics) closed();
   if (waiting_ && idle_.in_flight) {
     state.loop->io().abandon(idle_);
   } else if (waiting_ && idle_.result > 0) {
     state.loop->io().release_buffer(idle_.buffer_id);  // received, but never taken
   }
   state.unlink(*this);
+}
+
+// Keeps the peer's address for the access log (outside the
+// request path: once per connection, and only with metrics or the access log on).
+[[gnu::noinline]] void connection::opened() noexcept {
+  if (!state.access_log) return;  // (accepted is counted by the accept loop)
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getpeername(stream.native_handle(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return;
+  if (ss.ss_family == AF_INET) {
+    peer.family = 4;
+    std::memcpy(peer.bytes.data(), &reinterpret_cast<const sockaddr_in&>(ss).sin_addr, 4);
+  } else if (ss.ss_family == AF_INET6) {
+    peer.family = 6;
+    std::memcpy(peer.bytes.data(), &reinterpret_cast<const sockaddr_in6&>(ss).sin6_addr, 16);
+  }
+}
+
+// Counts the close by its reason: the deadline's phase when the deadline ended it.
+[[gnu::noinline]] void connection::closed() noexcept {
+  close_reason r = reason;
+  if (deadline.expired()) {
+    switch (deadline.phase()) {
+      case connection_phase::idle: r = close_reason::timeout_idle; break;
+      case connection_phase::head: r = close_reason::timeout_head; break;
+      case connection_phase::body: r = close_reason::timeout_body; break;
+      case connection_phase::write: r = close_reason::timeout_write; break;
+      default: break;
+    }
+  }
+  ++state.metrics->closed[static_cast<std::size_t>(r)];
+}
+
+// Records the answer the writer queued last (metrics, the access log): out of line, called
+// only when either is on, so that the request path pays one test when both are off.
+[[gnu::noinline]] void observe_answer(connection& c, const request_head* head, const response_writer& w,
+                                      clock::time_point started) {
+  loop_state& st = c.state;
+  const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - started);
+  if (st.metrics)
+    st.metrics->count_request(head ? label_of(head->method) : method_label::other, w.last_status(), w.last_bytes(), took);
+  if (st.access_log) st.access_log->add(c.peer, head, w.last_status(), w.last_bytes(), took);
 }
 
 // Owns a connection while a burst serves it: the connection closes with the burst, unless the
@@ -176,7 +239,7 @@ bool count_answered(connection& c) noexcept {
 // stream: the handler runs now and reads the body as it arrives. Returns whether the
 // connection stays open.
 task<bool> serve_streamed(connection& c, request& req, const handler& h, request_reader& reader,
-                          connection_input& input, response_writer& writer) {
+                          connection_input& input, response_writer& writer, clock::time_point started) {
   body_stream body(reader, input, writer);
   req.set_body_stream(&body);
   c.deadline.enter_untimed(connection_phase::handler);
@@ -188,8 +251,11 @@ task<bool> serve_streamed(connection& c, request& req, const handler& h, request
   }
   const bool body_ok = co_await body.drain();
   const bool may_continue = count_answered(c) && body_ok;
-  if (resp->stream()) co_return co_await writer.send_stream(std::move(*resp), reader.head(), may_continue);
-  co_return writer.add(std::move(*resp), reader.head(), may_continue);
+  bool keep;
+  if (resp->stream()) keep = co_await writer.send_stream(std::move(*resp), reader.head(), may_continue);
+  else keep = writer.add(std::move(*resp), reader.head(), may_continue);
+  if (c.state.observing) observe_answer(c, &reader.head(), writer, started);
+  co_return keep;
 }
 
 // The coroutine of a burst in coroutine mode: it owns its connection and frees its own frame
@@ -241,7 +307,7 @@ Coro serve_requests(connection& c, recv_buffer first) {
   work_lease work(c.state.work);
   request_reader& reader = work->reader;
   response_writer& writer = work->writer;
-  connection_io io{c.stream, scope, c.deadline, opt, *c.state.loop};
+  connection_io io{c.stream, scope, c.deadline, opt, *c.state.loop, c.state.metrics.get()};
   reader.configure(opt.limits, opt.max_body_bytes, &c.state.head_parses);
   writer.bind(io);
   connection_input input(io, reader);
@@ -252,32 +318,40 @@ Coro serve_requests(connection& c, recv_buffer first) {
   bool continue_sent = false;  // "100 Continue" went out for the request under way
   unsigned answered_this_turn = 0;
   bool refused = false;        // closing because a request was refused: the client may still send
+  clock::time_point started{};  // the turn the request under way's head was parsed in
 
   for (;;) {
     bool keep = true;
     switch (reader.next()) {
       case read_status::need_input: {
-        if (!writer.empty() && !co_await writer.flush()) co_return false;
+        if (!writer.empty() && !co_await writer.flush()) co_return c.closing(close_reason::error);
         if (reader.empty()) {  // idle again
           c.deadline.retarget(nullptr);
           co_return true;
         }
         if (reader.in_body() && reader.head().expect_continue && !continue_sent) {
           continue_sent = true;  // the client waits for a go-ahead before sending the body
-          if (!co_await writer.send_continue()) co_return false;
+          if (!co_await writer.send_continue()) co_return c.closing(close_reason::error);
         }
         if (auto got = co_await input.receive(); !got) {
           // A request under way that stalls gets 408.
-          if (got.error() == std::errc::timed_out) co_await writer.last_word(408, "request timeout");
+          if (got.error() == std::errc::timed_out) {
+            c.reason = reader.in_body() ? close_reason::timeout_body : close_reason::timeout_head;
+            co_await writer.last_word(408, "request timeout");
+          } else {
+            c.receive_failed(got.error());
+          }
           co_return false;
         }
         continue;
       }
       case read_status::head: {
         const request_head& head = reader.head();
+        started = c.state.loop->now();
         // HTTP/1.0 has no Expect (RFC 9110 10.1.1): ignored there; 1.1 knows only 100-continue.
         if (head.expectation_unmet) {
           writer.add_error(417, "only 100-continue is expected");
+          if (c.state.observing) observe_answer(c, &head, writer, started);
           refused = true;
           keep = false;
           break;
@@ -287,7 +361,7 @@ Coro serve_requests(connection& c, recv_buffer first) {
         req.set_connection_fd(c.stream.native_handle());  // for request::peer()
         find_route(*c.state.routes, req, route);
         if (!route.handler_fn || !route.options.stream_body) continue;
-        keep = co_await serve_streamed(c, req, *route.handler_fn, reader, input, writer);
+        keep = co_await serve_streamed(c, req, *route.handler_fn, reader, input, writer, started);
         reader.finish_request();
         input.request_done();
         break;
@@ -316,22 +390,24 @@ Coro serve_requests(connection& c, recv_buffer first) {
             keep = writer.add(handler_failed(req), reader.head(), count_answered(c));  // a 500
           }
         }
+        if (c.state.observing) observe_answer(c, &reader.head(), writer, started);
         reader.finish_request();
         input.request_done();
         break;
       }
       case read_status::error:
         writer.add_error(status_for(reader.error()), to_string(reader.error()));
+        if (c.state.observing) observe_answer(c, nullptr, writer, c.state.loop->now());
         refused = true;
         keep = false;
         break;
     }
     if (!keep) break;
-    if (writer.should_flush() && !co_await writer.flush()) co_return false;
+    if (writer.should_flush() && !co_await writer.flush()) co_return c.closing(close_reason::error);
     if (++answered_this_turn == opt.requests_per_turn) {
       // Fairness: a client that keeps the socket full must not hold the loop.
       answered_this_turn = 0;
-      if (!co_await writer.flush()) co_return false;
+      if (!co_await writer.flush()) co_return c.closing(close_reason::error);
       co_await yield();
     }
   }
@@ -339,7 +415,8 @@ Coro serve_requests(connection& c, recv_buffer first) {
   // Closing: send what is queued; unread input or a refused request means the client may
   // still be sending, and closing at once would answer it with a reset that can destroy the
   // response on its way.
-  if (!co_await writer.flush()) co_return false;
+  if (!co_await writer.flush()) co_return c.closing(close_reason::error);
+  if (refused) c.reason = close_reason::refused;
   if (refused || reader.buffered() > 0) co_await linger_close(io);
   co_return false;
 }
@@ -359,7 +436,11 @@ task<void> serve_on_fiber(burst_owner owner) {
     auto got = co_await in_scope(idle, c.stream.receive());
     c.idle_wait = nullptr;
     c.deadline.retarget(nullptr);
-    if (!got || got->empty()) co_return;  // timed out, drained, or the client left: just close
+    if (!got || got->empty()) {  // timed out, drained, or the client left: just close
+      c.receive_failed(got ? std::error_code{} : got.error());
+      co_return;
+    }
+    if (c.state.metrics) c.state.metrics->bytes_in += got->size();
     const bool idle_again = co_await serve_requests<task<bool>>(c, std::move(*got));
     if (!idle_again) co_return;
   }
@@ -391,9 +472,11 @@ void connection::on_ready(void* self) {
   c->deadline.retarget(nullptr);
   const long long n = c->idle_.result;
   if (n <= 0) {
+    if (!c->state.draining) c->receive_failed(std::error_code(static_cast<int>(-n), std::generic_category()));
     delete c;  // timed out, drained, or the client left: just close
     return;
   }
+  if (c->state.metrics) c->state.metrics->bytes_in += static_cast<std::uint64_t>(n);
   c->start_burst(recv_buffer(&c->state.loop->io(), c->idle_.buffer_id, static_cast<const char*>(c->idle_.buf),
                              static_cast<std::size_t>(n)));
 }

@@ -62,6 +62,8 @@ class connection_deadline : private timer_entry {
   }
   // The phase the connection is in.
   connection_phase phase() const noexcept { return phase_; }
+  // True once the deadline passed and cancelled its target (in the phase() it was in then).
+  bool expired() const noexcept { return expired_; }
 
  private:
   void expire() {
@@ -71,6 +73,7 @@ class connection_deadline : private timer_entry {
       loop_->add_timer(*this);
       return;
     }
+    expired_ = true;
     if (target_) target_->cancel(std::make_error_code(std::errc::timed_out));
   }
 
@@ -78,6 +81,7 @@ class connection_deadline : private timer_entry {
   cancellable* target_ = nullptr;
   clock::time_point wanted_ = clock::time_point::max();  // max: no deadline
   connection_phase phase_ = connection_phase::idle;
+  bool expired_ = false;
 };
 
 }  // namespace c10k::http

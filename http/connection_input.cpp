@@ -26,6 +26,7 @@ task<result<void>> connection_input::receive() {
   auto got = co_await in_scope(io_.scope, io_.stream.receive());
   if (!got) co_return got.error();
   if (got->empty()) co_return std::errc::connection_aborted;  // the client left mid-request
+  if (io_.metrics) io_.metrics->bytes_in += got->size();
   if (reader_.empty()) head_since_ = io_.loop.now();
   reader_.append(got->view());
   co_return result<void>{};

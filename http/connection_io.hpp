@@ -7,6 +7,7 @@
 #include "c10k/http/server_options.hpp"
 #include "c10k/tcp_stream.hpp"
 #include "connection_deadline.hpp"
+#include "loop_metrics.hpp"
 
 namespace c10k::http {
 
@@ -16,6 +17,7 @@ struct connection_io {
   connection_deadline& deadline;
   const server_options& options;
   event_loop& loop;
+  loop_metrics* metrics = nullptr;  // the loop's, when server_options::metrics (bytes received)
 };
 
 // True when a body that began to be waited for at `since` and has brought `bytes` is too slow:

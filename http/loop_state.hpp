@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <memory>
 #include <vector>
 
 #include "c10k/cancel.hpp"
@@ -10,6 +11,8 @@
 #include "c10k/http/router.hpp"
 #include "c10k/http/server_options.hpp"
 #include "c10k/tcp_listener.hpp"
+#include "access_log.hpp"
+#include "loop_metrics.hpp"
 
 namespace c10k::http {
 
@@ -71,6 +74,12 @@ struct loop_state {
   counter requests;     // answered on this loop
   counter head_parses;  // request heads parsed on this loop (a head in pieces may take two)
   work_pool work;
+  // Observability, each null when off; `observing` is the one test per request when both are.
+  std::unique_ptr<loop_metrics> metrics;
+  std::unique_ptr<access_log_buffer> access_log;
+  bool observing = false;
+  // The loop's published activity while it runs (cleared, like live_counters, when it ends).
+  std::atomic<const loop_activity*> live_activity{nullptr};
   // The backend's counters while the loop runs; when it ends, a copy (the backend dies with it).
   std::atomic<const backend_counters*> live_counters{nullptr};
   backend_counters final_counters;
@@ -96,6 +105,8 @@ struct loop_state {
   }
   // Keeps the final counters and stops the loop.
   void end_loop() noexcept {
+    live_activity.store(nullptr);
+    if (access_log) access_log->flush();
     if (const backend_counters* c = live_counters.exchange(nullptr)) {
       final_counters.operations += c->operations;
       final_counters.syscalls += c->syscalls;

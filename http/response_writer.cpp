@@ -95,9 +95,12 @@ void response_writer::queue(response&& r, bool keep_alive, int version_minor, bo
   append_head(bytes_, r, http_date(), keep_alive, version_minor);
   if (!head_only && r.content_length() != 0 && !r.file() && r.body().size() < copy_body_below) bytes_ += r.body();
   parts_.push_back({head_start, bytes_.size() - head_start, npos});
+  last_status_ = r.status();
+  last_bytes_ = bytes_.size() - head_start;
   if (head_only || r.content_length() == 0 || (!r.file() && r.body().size() < copy_body_below)) return;
   parts_.push_back({0, r.content_length(), bodies_.size()});
   body_bytes_ += r.content_length();
+  last_bytes_ += r.content_length();
   if (r.file()) ++files_;
   bodies_.push_back(std::move(r));
 }

@@ -77,6 +77,10 @@ class response_writer {
   // One last try to tell the client why it is being closed (1 s, outside the connection's
   // scope, which may be cancelled already).
   task<void> last_word(int status, std::string_view why);
+  // The status and the bytes (head and body) of the response queued last, for metrics and
+  // the access log (a streamed response: its head).
+  int last_status() const noexcept { return last_status_; }
+  std::uint64_t last_bytes() const noexcept { return last_bytes_; }
   // Forgets what is queued; keeps buffers' capacity unless it grew past `keep` bytes.
   void reset(std::size_t keep) noexcept;
 
@@ -104,6 +108,8 @@ class response_writer {
   std::size_t body_bytes_ = 0;
   std::size_t files_ = 0;
   std::vector<iovec> iov_;
+  int last_status_ = 0;
+  std::uint64_t last_bytes_ = 0;
 };
 
 // What flush() returns: a batch of bytes alone goes out through send_all (no frame); a batch

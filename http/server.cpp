@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
+#include <future>
 #include <stdexcept>
 
 #include "c10k/fiber.hpp"
@@ -11,6 +13,7 @@
 #include "c10k/runtime.hpp"
 #include "c10k/time.hpp"
 #include "loop_state.hpp"
+#include "metrics_render.hpp"
 #include "request_deadline.hpp"
 
 namespace c10k::http {
@@ -72,7 +75,9 @@ task<void> accept_loop(loop_state& st, listener_closer) {
     auto s = co_await st.listener.accept();
     if (s) {
       reported = false;
+      if (st.metrics) ++st.metrics->accepted;
       if (!st.cap->reserve()) {
+        if (st.metrics) ++st.metrics->closed[static_cast<std::size_t>(close_reason::limit)];
         if (!st.cap->reported.exchange(true, std::memory_order_relaxed))
           log(log_level::warning, "max_connections ({}) reached: closing new connections at accept until some end",
               st.cap->limit);
@@ -104,6 +109,15 @@ task<void> drain_deadline(loop_state& st) {
   st.end_loop();
 }
 
+// Hands the loop's access-log lines to the writer at least every access_log_flush, so that a
+// quiet server's lines do not wait for a full buffer.
+task<void> access_log_flusher(loop_state& st) {
+  for (;;) {
+    (void)co_await sleep_for(st.options->access_log_flush);
+    st.access_log->flush();
+  }
+}
+
 void begin_drain(loop_state& st) {
   if (st.draining) return;
   st.draining = true;
@@ -118,6 +132,7 @@ void begin_drain(loop_state& st) {
 }  // namespace
 
 struct server::impl {
+  std::unique_ptr<access_log_sink> access_log;  // outlives the loops' buffers, which flush into it
   router routes;
   connection_cap cap;
   std::unique_ptr<runtime> rt;
@@ -179,10 +194,24 @@ result<void> server::start() {
     }
   }
 
+  if (!options_.access_log.empty() && !impl_->access_log) {
+    auto sink = access_log_sink::open(options_.access_log);
+    if (!sink) {
+      close_all();
+      return sink.error();
+    }
+    impl_->access_log = std::move(*sink);
+  }
   impl_->cap.limit = options_.max_connections ? options_.max_connections : cap_from_fd_limit();
   impl_->cap.open = 0;
   impl_->cap.reported = false;
-  for (unsigned i = 0; i < n; ++i) impl_->loops.push_back(std::make_unique<loop_state>());
+  for (unsigned i = 0; i < n; ++i) {
+    auto st = std::make_unique<loop_state>();
+    if (options_.metrics) st->metrics = std::make_unique<loop_metrics>();
+    if (impl_->access_log) st->access_log = std::make_unique<access_log_buffer>(*impl_->access_log, options_.access_log_json);
+    st->observing = st->metrics || st->access_log;
+    impl_->loops.push_back(std::move(st));
+  }
   impl_->rt = std::make_unique<runtime>(runtime_options{.threads = n, .backend = options_.backend, .pin_cpus = options_.pin_cpus});
   try {
     impl_->rt->start([&](event_loop& loop, unsigned i) {
@@ -196,6 +225,8 @@ result<void> server::start() {
       st.listener = std::move(*l);
       st.accepting = true;
       st.live_counters = &loop.io().counters();
+      st.live_activity = &loop.activity();
+      if (st.access_log) loop.spawn(access_log_flusher(st));
       if (i == 0) backend_name_ = loop.io().name();
       loop.spawn(accept_loop(st, listener_closer(st)));
       loop.spawn(idle_reaper(idle_closer(st)));
@@ -228,7 +259,9 @@ void server::wait() {
 result<void> server::run() {
   if (!impl_->rt)
     if (auto r = start(); !r) return r;
-  impl_->rt->wait_for_signal();
+  impl_->rt->wait_for_signal([this](int signo) {
+    if (signo == SIGHUP) reopen_access_log();
+  });
   stop();
   wait();
   return {};
@@ -249,6 +282,35 @@ server_stats server::stats() const noexcept {
     s.buffers_in_use += b.buffers_in_use;
   }
   return s;
+}
+
+void server::reopen_access_log() noexcept {
+  if (impl_->access_log) impl_->access_log->reopen();
+}
+
+void server::sync_access_log() {
+  // The loops' own buffers first (each on its thread), then the writer.
+  if (!impl_->access_log) return;
+  if (impl_->rt) {
+    std::vector<std::shared_ptr<std::promise<void>>> done;
+    for (unsigned i = 0; i < impl_->loops.size(); ++i) {
+      auto p = std::make_shared<std::promise<void>>();
+      loop_state* st = impl_->loops[i].get();
+      if (impl_->rt->post(i, [st, p] {
+            st->access_log->flush();
+            p->set_value();
+          }))
+        done.push_back(p);
+    }
+    for (auto& p : done) p->get_future().wait();
+  }
+  impl_->access_log->sync();
+}
+
+std::string server::metrics_text() const {
+  std::vector<const loop_state*> loops;
+  for (const auto& st : impl_->loops) loops.push_back(st.get());
+  return render_metrics(std::span<const loop_state* const>(loops));
 }
 
 std::size_t server::max_connections() const noexcept { return impl_->cap.limit; }

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "c10k/detail/coroutine_host.hpp"
+#include "c10k/fiber_stack.hpp"
 #include "c10k/log.hpp"
 
 namespace c10k {
@@ -138,19 +139,34 @@ void event_loop::stop() noexcept {
 void event_loop::run() {
   event_loop* const outer = std::exchange(current_loop, this);
   const char* const outer_base = std::exchange(stack_base, static_cast<const char*>(__builtin_frame_address(0)));
+  const fiber_stack_pool& stacks = fiber_stack_pool::local();
   while (!stop_requested_.load(std::memory_order_acquire)) {
     now_ = clock::now();
+    publish_activity(stacks);
     while (timer_entry* t = timers_.pop_due(now_)) t->fire(t);
+    activity_.ready_length = ready_.size();
     ready_.run_once();
     if (has_posted_.load(std::memory_order_acquire)) run_posted();
     if (stop_requested_.load(std::memory_order_acquire)) break;
+    activity_.busy_since_ns = 0;  // waiting in the poll is not a stall
     backend_->poll(poll_timeout());
     for (waiter w : after_poll_) ready_.push(w);
     after_poll_.clear();
   }
   stop_requested_.store(false, std::memory_order_relaxed);
+  activity_.busy_since_ns = 0;
   current_loop = outer;
   stack_base = outer_base;
+}
+
+// A handful of relaxed stores per turn (not per operation): what metrics and the watchdog read.
+void event_loop::publish_activity(const fiber_stack_pool& stacks) noexcept {
+  ++activity_.turns;
+  const auto since = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now_.time_since_epoch()).count());
+  activity_.busy_since_ns = since ? since : 1;
+  activity_.timers = timers_.size();
+  activity_.fibers_alive = stacks.in_use();
+  activity_.fiber_stack_bytes = stacks.bytes_in_use();
 }
 
 void event_loop::run_posted() {

@@ -41,6 +41,7 @@ fiber_stack fiber_stack_pool::allocate(std::size_t size) {
     free_.pop_back();
     ++counters_.reused;
     ++counters_.in_use;
+    bytes_in_use_ += size;
     return s;
   }
   // MAP_NORESERVE: a stack is mostly untouched address space, not memory to account for.
@@ -53,6 +54,7 @@ fiber_stack fiber_stack_pool::allocate(std::size_t size) {
   }
   ++counters_.allocated;
   ++counters_.in_use;
+  bytes_in_use_ += size;
   return {static_cast<char*>(p), page, size};
 }
 
@@ -62,6 +64,7 @@ void fiber_stack_pool::deallocate(const fiber_stack& s) noexcept {
   ASAN_UNPOISON_MEMORY_REGION(s.bottom(), s.size);
 #endif
   --counters_.in_use;
+  bytes_in_use_ -= s.size;
   if (free_.size() < limit_) {
     try {
       free_.push_back(s);

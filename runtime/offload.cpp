@@ -1,5 +1,6 @@
 #include "c10k/offload.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -30,6 +31,7 @@ class helper_pool {
     {
       std::lock_guard lock(mutex_);
       jobs_.push_back(std::move(job));
+      queued_.store(jobs_.size(), std::memory_order_relaxed);
     }
     cv_.notify_one();
   }
@@ -44,10 +46,23 @@ class helper_pool {
         if (jobs_.empty()) return;
         job = std::move(jobs_.front());
         jobs_.pop_front();
+        queued_.store(jobs_.size(), std::memory_order_relaxed);
       }
+      busy_.fetch_add(1, std::memory_order_relaxed);
       job();
+      busy_.fetch_sub(1, std::memory_order_relaxed);
     }
   }
+
+ public:
+  helper_pool_stats snapshot() const noexcept {
+    return {threads_.size(), busy_.load(std::memory_order_relaxed), queued_.load(std::memory_order_relaxed)};
+  }
+
+ private:
+  // Gauges for metrics (the helper threads' own, never touched by a loop).
+  std::atomic<std::size_t> busy_{0};
+  std::atomic<std::size_t> queued_{0};
 
   std::mutex mutex_;
   std::condition_variable cv_;
@@ -56,11 +71,19 @@ class helper_pool {
   std::vector<std::thread> threads_;
 };
 
+std::atomic<const helper_pool*> started_pool{nullptr};
+
 }  // namespace
 
 void run_on_helper_pool(std::function<void()> job) {
   static helper_pool pool;
+  started_pool.store(&pool, std::memory_order_release);
   pool.submit(std::move(job));
+}
+
+helper_pool_stats helper_pool_snapshot() noexcept {
+  const helper_pool* p = started_pool.load(std::memory_order_acquire);
+  return p ? p->snapshot() : helper_pool_stats{};
 }
 
 namespace detail {

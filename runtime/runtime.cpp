@@ -25,6 +25,17 @@ sigset_t stop_signals() {
   return set;
 }
 
+// The signals wait_for_signal can hand to a callback while it keeps waiting.
+constexpr int service_signals[] = {SIGHUP, SIGUSR1};
+
+// What the loop threads block: the stop signals and the service signals, so that the thread
+// in wait_for_signal takes each of them.
+sigset_t loop_blocked_signals() {
+  sigset_t set = stop_signals();
+  for (int s : service_signals) sigaddset(&set, s);
+  return set;
+}
+
 std::vector<int> allowed_cpus() {
   std::vector<int> cpus;
   cpu_set_t set;
@@ -65,7 +76,7 @@ void runtime::start(std::function<void(event_loop&, unsigned)> setup) {
   std::exception_ptr first_error;
 
   // Threads inherit the signal mask: block the stop signals around their creation.
-  sigset_t blocked = stop_signals(), previous;
+  sigset_t blocked = loop_blocked_signals(), previous;
   ::pthread_sigmask(SIG_BLOCK, &blocked, &previous);
   for (unsigned i = 0; i < n; ++i) {
     threads_.emplace_back([&, i] {
@@ -125,8 +136,10 @@ void runtime::join() {
   threads_.clear();
 }
 
-int runtime::wait_for_signal() {
+int runtime::wait_for_signal(const std::function<void(int)>& on_service_signal) {
   sigset_t set = stop_signals(), previous;
+  if (on_service_signal)
+    for (int s : service_signals) sigaddset(&set, s);
   ::pthread_sigmask(SIG_BLOCK, &set, &previous);
   // An ignored signal is discarded before signalfd can see it, and a shell starts background
   // jobs with SIGINT ignored: take the default disposition (harmless while blocked).
@@ -134,6 +147,9 @@ int runtime::wait_for_signal() {
   dfl.sa_handler = SIG_DFL;
   ::sigaction(SIGINT, &dfl, &old_int);
   ::sigaction(SIGTERM, &dfl, &old_term);
+  struct sigaction old_service[std::size(service_signals)]{};
+  if (on_service_signal)
+    for (std::size_t i = 0; i < std::size(service_signals); ++i) ::sigaction(service_signals[i], &dfl, &old_service[i]);
   int sfd = ::signalfd(-1, &set, SFD_CLOEXEC);
   int signal_number = 0;
   std::uint64_t ended = 0;
@@ -143,7 +159,12 @@ int runtime::wait_for_signal() {
     if (fds[0].revents & POLLIN) {
       signalfd_siginfo info;
       if (::read(sfd, &info, sizeof info) == sizeof info) {
-        signal_number = static_cast<int>(info.ssi_signo);
+        const int signo = static_cast<int>(info.ssi_signo);
+        if (signo != SIGINT && signo != SIGTERM) {
+          on_service_signal(signo);
+          continue;
+        }
+        signal_number = signo;
         break;
       }
     }
@@ -155,6 +176,8 @@ int runtime::wait_for_signal() {
   if (sfd >= 0) ::close(sfd);
   ::sigaction(SIGINT, &old_int, nullptr);
   ::sigaction(SIGTERM, &old_term, nullptr);
+  if (on_service_signal)
+    for (std::size_t i = 0; i < std::size(service_signals); ++i) ::sigaction(service_signals[i], &old_service[i], nullptr);
   ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   return signal_number;
 }

@@ -43,6 +43,10 @@ class counter {
     return *this;
   }
   counter& operator--() noexcept { return *this -= 1; }
+  counter& operator=(std::uint64_t n) noexcept {
+    v_.store(n, std::memory_order_relaxed);
+    return *this;
+  }
   operator std::uint64_t() const noexcept { return v_.load(std::memory_order_relaxed); }
 
  private:

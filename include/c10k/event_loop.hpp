@@ -23,6 +23,7 @@
 namespace c10k {
 
 class event_loop;
+class fiber_stack_pool;
 
 template <typename T>
 class join_handle;
@@ -45,6 +46,19 @@ struct loop_owned {
   ~loop_owned();
 };
 }  // namespace detail
+
+// What a loop publishes once per turn, for metrics and the stall watchdog: written by the loop
+// alone (relaxed stores, no read-modify-write shared with anyone), readable from any thread.
+struct loop_activity {
+  counter turns;              // turns begun
+  counter ready_length;       // waiters queued when the turn's ready phase began
+  counter timers;             // entries in the timer heap when the turn began
+  counter fibers_alive;       // fiber stacks held on this loop's thread when the turn began
+  counter fiber_stack_bytes;  // their usable bytes
+  // When the running turn left the poll (clock's nanoseconds since its epoch); 0 while the
+  // loop waits in the poll or is not running: a value that stays old is a stalled loop.
+  counter busy_since_ns;
+};
 
 class event_loop {
  public:
@@ -103,11 +117,14 @@ class event_loop {
   backend& io() noexcept { return *backend_; }
   // How many detached tasks are alive.
   std::size_t task_count() const noexcept { return task_count_; }
+  // What the loop published at its last turn; readable from any thread.
+  const loop_activity& activity() const noexcept { return activity_; }
 
  private:
   friend struct detail::loop_owned;
 
   void run_posted();
+  void publish_activity(const fiber_stack_pool& stacks) noexcept;
   std::chrono::nanoseconds poll_timeout() const noexcept;
 
   template <typename T>
@@ -126,6 +143,7 @@ class event_loop {
   std::vector<std::function<void()>> running_posted_;
   std::atomic<bool> has_posted_{false};
 
+  loop_activity activity_;
   detail::loop_owned* tasks_ = nullptr;  // intrusive list of detached and spawned tasks
   std::size_t task_count_ = 0;
   event_loop* previous_current_ = nullptr;

@@ -62,6 +62,9 @@ class fiber_stack_pool {
 
   // The counters of this pool.
   fiber_stack_counters counters() const noexcept;
+  // Stacks held by fibers now, and their usable bytes (cheap: for a loop to publish each turn).
+  std::size_t in_use() const noexcept { return counters_.in_use; }
+  std::size_t bytes_in_use() const noexcept { return bytes_in_use_; }
   // How many free stacks the pool keeps at most.
   std::size_t limit() const noexcept { return limit_; }
   void set_limit(std::size_t n) noexcept { limit_ = n; }
@@ -70,6 +73,7 @@ class fiber_stack_pool {
   std::vector<fiber_stack> free_;
   std::size_t limit_ = default_limit;
   fiber_stack_counters counters_;
+  std::size_t bytes_in_use_ = 0;
 };
 
 // The size of a page, the unit of guards and stack sizes.

@@ -29,6 +29,15 @@ namespace c10k {
 // least two). Thread-safe.
 void run_on_helper_pool(std::function<void()> job);
 
+// What the helper pool is doing now (all zero before its first use).
+struct helper_pool_stats {
+  std::size_t threads = 0;  // helper threads
+  std::size_t busy = 0;     // of them, running a job now
+  std::size_t queued = 0;   // jobs waiting for a thread
+};
+// A snapshot of the helper pool's gauges; thread-safe, never starts the pool.
+helper_pool_stats helper_pool_snapshot() noexcept;
+
 namespace detail {
 
 // The part of an offload shared by the caller's loop and the helper thread.

@@ -42,8 +42,9 @@ class runtime {
   // Waits for every loop thread to end.
   void join();
   // Blocks until SIGINT or SIGTERM arrives or every loop ended; returns the signal number,
-  // or 0 when the loops ended first.
-  int wait_for_signal();
+  // or 0 when the loops ended first. With on_service_signal, SIGHUP and SIGUSR1 (blocked in
+  // the loop threads) are taken too, each passed to it on this thread while the wait goes on.
+  int wait_for_signal(const std::function<void(int)>& on_service_signal = {});
 
   unsigned size() const noexcept { return options_.threads; }
   const runtime_options& options() const noexcept { return options_; }

@@ -43,7 +43,7 @@ class server {
   // Waits until every loop has ended.
   void wait();
   // start() unless already started, then serve until SIGINT or SIGTERM, then stop() and
-  // wait(); returns start()'s error.
+  // wait(); returns start()'s error. Meanwhile SIGHUP reopens the access log.
   result<void> run();
 
   // The port the server listens on (useful after binding port 0).
@@ -58,6 +58,16 @@ class server {
   std::size_t connection_count() const noexcept;
   // The counters of every loop, summed; callable from any thread, also after the loops ended.
   server_stats stats() const noexcept;
+  // The server's metrics in the Prometheus text format 0.0.4: the request counters when
+  // server_options::metrics is on, and the loops', backends', fibers' and helper pool's
+  // gauges always. Callable from any thread while the server runs (a handler's included).
+  std::string metrics_text() const;
+  // Makes the access log (server_options::access_log) reopen its file by its path: what
+  // run() does on SIGHUP, for logrotate. Thread-safe; nothing without an access log.
+  void reopen_access_log() noexcept;
+  // Returns once every access-log line of a request answered so far is written. Not from a
+  // loop thread (it waits for each loop).
+  void sync_access_log();
 
   struct impl;
 

@@ -66,6 +66,18 @@ struct server_options {
   std::chrono::milliseconds request_timeout{0};
   std::string deadline_header{};
 
+  // Observability (each off by default, and free when off).
+  // Per-loop counters of requests, durations, connections, bytes and the loops themselves, in
+  // the Prometheus text format from server::metrics_text() (or metrics_handler(), metrics.hpp).
+  bool metrics = false;
+  // One line per request to this file ("-": standard output), nginx's combined format, or
+  // JSON lines with access_log_json. Lines are buffered per loop and written by a thread of
+  // the server's, at the latest access_log_flush after the request; server::run() reopens the
+  // file on SIGHUP (logrotate), as does server::reopen_access_log().
+  std::string access_log{};
+  bool access_log_json = false;
+  std::chrono::milliseconds access_log_flush{1'000};
+
   // How long a graceful stop waits for requests in flight before closing what is left.
   std::chrono::milliseconds drain_timeout{10'000};
 };
