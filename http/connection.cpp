@@ -19,6 +19,7 @@
 #include <array>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <optional>
 
 #include "c10k/fiber.hpp"
@@ -75,9 +76,11 @@ namespace {
 // What a connection keeps for its whole life. Between requests this object is all there is of
 // it (no coroutine frame): the socket, the deadline, and the wait for the next request, which
 // resumes no coroutine but calls on_ready(), which starts a burst.
-class connection final : public connection_entry, private cancellable {
+class connection final : public connection_entry {
  public:
   connection(tcp_stream s, loop_state& st) : stream(std::move(s)), state(st), deadline(*st.loop), running_burst_() {
+    fiber_mode_ = st.options->fiber_connections;
+    if (fiber_mode_) fiber_idle_ = nullptr;
     state.link(*this);
     if (state.observing) opened();
   }
@@ -85,20 +88,29 @@ class connection final : public connection_entry, private cancellable {
   ~connection();
 
   // Waits, idle, for the first bytes of a next request (or closes, when the server drains).
-  void wait_idle();
+  // `fresh`: called on accept, not at the end of a burst, so that bytes already there may start
+  // a burst at once.
+  void wait_idle(bool fresh = false);
   // True while it waits idle in this object alone (no task or fiber owns it then).
   bool hibernating() const noexcept { return waiting_; }
   // The burst serving it (coroutine mode), while one does; else a null handle.
-  std::coroutine_handle<> running_burst() const noexcept { return waiting_ ? nullptr : running_burst_; }
+  std::coroutine_handle<> running_burst() const noexcept { return waiting_ || fiber_mode_ ? nullptr : running_burst_; }
+  // Fiber mode: the scope of the fiber's idle wait, while it waits (nullptr: it does not).
+  void set_fiber_idle(cancel_scope* s) noexcept { fiber_idle_ = s; }
+  // Ends the wait for a next request, when it waits idle (the deadline, a graceful stop).
+  void cancel_idle(std::error_code reason) noexcept {
+    if (waiting_) state.loop->io().cancel(idle_);
+    else if (fiber_mode_ && fiber_idle_) fiber_idle_->cancel(reason);
+  }
   // Records the burst that serves it now (a null handle when it ends).
   void set_running_burst(std::coroutine_handle<> b) noexcept { running_burst_ = b; }
 
   tcp_stream stream;
   loop_state& state;
   connection_deadline deadline;
+  std::unique_ptr<peer_ip> peer;  // the client, when the access log is on
   std::uint32_t served = 0;  // requests answered on this connection
   close_reason reason = close_reason::server;  // why it will close, as far as known (metrics)
-  peer_ip peer;              // the client, when the access log is on
 
   // Notes why the connection is about to close; returns false (for `co_return c.closing(...)`).
   bool closing(close_reason r) noexcept {
@@ -116,15 +128,15 @@ class connection final : public connection_entry, private cancellable {
   void opened() noexcept;
   void closed() noexcept;
   void start_burst(recv_buffer first);
-  // The deadline or a graceful stop ends the idle wait.
-  void cancel(std::error_code) noexcept override { state.loop->io().cancel(idle_); }
-
   bool waiting_ = false;  // idle_ was started and on_ready has not taken its result yet
+  bool fiber_mode_ = false;  // served on a fiber of its own (server_options::fiber_connections)
   // Idle (waiting_): the receive, handed to the backend as it is, with no awaiter around it,
-  // since this is what 10,000 idle connections each keep. Otherwise: the burst, if any.
+  // since this is what 10,000 idle connections each keep. Otherwise: the burst, if any, or in
+  // fiber mode the scope of the fiber's idle wait.
   union {
     operation idle_;
     std::coroutine_handle<> running_burst_;
+    cancel_scope* fiber_idle_;
   };
 };
 
@@ -145,12 +157,14 @@ connection::~connection() {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   if (::getpeername(stream.native_handle(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return;
+  peer.reset(new (std::nothrow) peer_ip);
+  if (!peer) return;  // no room: the log shows "-"
   if (ss.ss_family == AF_INET) {
-    peer.family = 4;
-    std::memcpy(peer.bytes.data(), &reinterpret_cast<const sockaddr_in&>(ss).sin_addr, 4);
+    peer->family = 4;
+    std::memcpy(peer->bytes.data(), &reinterpret_cast<const sockaddr_in&>(ss).sin_addr, 4);
   } else if (ss.ss_family == AF_INET6) {
-    peer.family = 6;
-    std::memcpy(peer.bytes.data(), &reinterpret_cast<const sockaddr_in6&>(ss).sin6_addr, 16);
+    peer->family = 6;
+    std::memcpy(peer->bytes.data(), &reinterpret_cast<const sockaddr_in6&>(ss).sin6_addr, 16);
   }
 }
 
@@ -177,7 +191,7 @@ connection::~connection() {
   const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - started);
   if (st.metrics)
     st.metrics->count_request(head ? label_of(head->method) : method_label::other, w.last_status(), w.last_bytes(), took);
-  if (st.access_log) st.access_log->add(c.peer, head, w.last_status(), w.last_bytes(), took);
+  if (st.access_log) st.access_log->add(c.peer ? *c.peer : peer_ip{}, head, w.last_status(), w.last_bytes(), took);
 }
 
 // Owns a connection while a burst serves it: the connection closes with the burst, unless the
@@ -432,9 +446,9 @@ task<void> serve_on_fiber(burst_owner owner) {
     cancel_scope idle;  // the deadline, or a graceful stop, ends this wait alone
     c.deadline.enter(connection_phase::idle, c.state.loop->now() + (c.served == 0 ? o.header_timeout : o.keepalive_timeout));
     c.deadline.retarget(&idle);
-    c.idle_wait = &idle;
+    c.set_fiber_idle(&idle);
     auto got = co_await in_scope(idle, c.stream.receive());
-    c.idle_wait = nullptr;
+    c.set_fiber_idle(nullptr);
     c.deadline.retarget(nullptr);
     if (!got || got->empty()) {  // timed out, drained, or the client left: just close
       c.receive_failed(got ? std::error_code{} : got.error());
@@ -446,7 +460,7 @@ task<void> serve_on_fiber(burst_owner owner) {
   }
 }
 
-void connection::wait_idle() {
+void connection::wait_idle(bool fresh) {
   if (state.draining) {
     delete this;
     return;
@@ -458,17 +472,19 @@ void connection::wait_idle() {
   idle_.fd = stream.native_handle();
   idle_.who = waiter{&connection::on_ready, this};
   waiting_ = true;
-  deadline.retarget(this);
-  idle_wait = this;
-  // Bytes already there (a readiness backend's first try): on_ready runs from the ready queue
-  // all the same, so bursts never nest.
-  if (!state.loop->io().start(idle_)) state.loop->schedule(idle_.who);
+  deadline.retarget([](void* self, std::error_code r) noexcept { static_cast<connection*>(self)->cancel_idle(r); }, this);
+  // Bytes already there (a readiness backend's first try): at the end of a burst, on_ready
+  // runs from the ready queue, so bursts never nest; on accept it runs at once, so that a
+  // batch of new connections that each sent a request does not hold a lent buffer apiece
+  // until the queue gets to them.
+  if (state.loop->io().start(idle_)) return;
+  if (fresh) on_ready(this);
+  else state.loop->schedule(idle_.who);
 }
 
 void connection::on_ready(void* self) {
   auto* c = static_cast<connection*>(self);
   c->waiting_ = false;
-  c->idle_wait = nullptr;
   c->deadline.retarget(nullptr);
   const long long n = c->idle_.result;
   if (n <= 0) {
@@ -492,13 +508,17 @@ void start_connection(tcp_stream stream, loop_state& state) {
   auto* c = new connection(std::move(stream), state);
   const server_options& o = *state.options;
   if (!o.fiber_connections) {
-    c->wait_idle();
+    c->wait_idle(/*fresh=*/true);
     return;
   }
   fiber_options fo;
   if (o.fiber_stack_size) fo.stack_size = o.fiber_stack_size;
   fo.hosts_coroutines = true;
   (void)spawn_fiber(*state.loop, [t = serve_on_fiber(burst_owner(c))]() mutable { fiber::await(std::move(t)); }, std::move(fo));
+}
+
+void cancel_idle(connection_entry& e) noexcept {
+  static_cast<connection&>(e).cancel_idle(std::make_error_code(std::errc::operation_canceled));
 }
 
 void close_connections(loop_state& state) noexcept {

@@ -42,8 +42,20 @@ class connection_deadline : private timer_entry {
   connection_deadline& operator=(const connection_deadline&) = delete;
   ~connection_deadline() { loop_->remove_timer(*this); }
 
+  // What the deadline calls when it passes: fn(ctx, timed_out).
+  using cancel_fn = void (*)(void* ctx, std::error_code reason) noexcept;
   // Makes t what the deadline cancels when it passes (nullptr: nothing).
-  void retarget(cancellable* t) noexcept { target_ = t; }
+  void retarget(cancellable* t) noexcept {
+    fn_ = nullptr;
+    if (t) fn_ = [](void* p, std::error_code r) noexcept { static_cast<cancellable*>(p)->cancel(r); };
+    ctx_ = t;
+  }
+  // Makes fn(ctx, timed_out) what happens when the deadline passes (an idle connection's wait,
+  // which is not a cancellable of its own: that would cost every idle connection 24 bytes).
+  void retarget(cancel_fn fn, void* ctx) noexcept {
+    fn_ = fn;
+    ctx_ = ctx;
+  }
   // Enters phase p, which must be over by `at`.
   void enter(connection_phase p, clock::time_point at) {
     phase_ = p;
@@ -74,11 +86,12 @@ class connection_deadline : private timer_entry {
       return;
     }
     expired_ = true;
-    if (target_) target_->cancel(std::make_error_code(std::errc::timed_out));
+    if (fn_) fn_(ctx_, std::make_error_code(std::errc::timed_out));
   }
 
   event_loop* loop_;
-  cancellable* target_ = nullptr;
+  cancel_fn fn_ = nullptr;
+  void* ctx_ = nullptr;
   clock::time_point wanted_ = clock::time_point::max();  // max: no deadline
   connection_phase phase_ = connection_phase::idle;
   bool expired_ = false;

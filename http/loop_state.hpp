@@ -18,8 +18,6 @@ namespace c10k::http {
 
 // A connection as its loop sees it, for a graceful stop: linked into loop_state while open.
 struct connection_entry {
-  cancellable* idle_wait = nullptr;  // while idle: the wait for a next request, which a graceful
-                                     // stop cancels (a request that arrived anyway is answered)
   connection_entry* prev = nullptr;
   connection_entry* next = nullptr;
 };
@@ -125,5 +123,8 @@ void start_connection(tcp_stream stream, loop_state& state);
 // and those a burst serves (a burst frees its own frame, outside the loop's list of tasks).
 // Called when the loop is torn down.
 void close_connections(loop_state& state) noexcept;
+// Ends c's wait for a next request when it waits idle (a graceful stop); does nothing
+// otherwise (a request that arrived anyway is answered).
+void cancel_idle(connection_entry& c) noexcept;
 
 }  // namespace c10k::http

@@ -124,7 +124,7 @@ void begin_drain(loop_state& st) {
   st.accept_scope.cancel();
   st.listener.close();
   for (connection_entry* c = st.connections; c; c = c->next)
-    if (c->idle_wait) c->idle_wait->cancel(std::make_error_code(std::errc::operation_canceled));
+    cancel_idle(*c);
   st.loop->spawn(drain_deadline(st));
   st.finish_drain_if_done();
 }
