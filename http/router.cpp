@@ -29,6 +29,15 @@ bool each_segment(std::string_view path, F&& fn) {
   }
 }
 
+// a == b for the short strings of routing (methods, path segments): sizes first, then the
+// bytes in line, where a call to memcmp would cost more than the comparison itself.
+bool same(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (a[i] != b[i]) return false;
+  return true;
+}
+
 bool is_param(std::string_view s) { return s.size() > 2 && s.front() == '{' && s.back() == '}'; }
 // "{name...}" takes the rest of the path, slashes included (as in Go's net/http patterns).
 bool is_rest_param(std::string_view s) { return is_param(s) && s.size() > 5 && s.substr(s.size() - 4) == "...}"; }
@@ -57,7 +66,7 @@ router& router::add(std::string_view method, std::string_view pattern, blocking_
 
 bool router::match(const route& r, std::string_view path, request* req) {
   // Most routes have no parameters: one comparison instead of a walk over the segments.
-  if (r.exact) return path.substr(!path.empty() && path.front() == '/') == r.path;
+  if (r.exact) return same(path.substr(!path.empty() && path.front() == '/'), r.path);
   std::size_t i = 0;
   bool rest = false;
   bool ok = each_segment(path, [&](std::string_view seg) {
@@ -90,7 +99,7 @@ const router::route* router::lookup(request& req, response& fallback) const {
   const route* get_route = nullptr;  // HEAD falls back to GET
   for (const route& r : routes_) {
     if (!match(r, path, nullptr)) continue;
-    if (r.method == method) {
+    if (same(r.method, method)) {
       found = &r;
       break;
     }
