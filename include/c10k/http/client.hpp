@@ -6,10 +6,14 @@
 //
 //   http::client cl({.response_timeout = 2s});
 //   auto up = http::upstream::parse("127.0.0.1:8081").value();
-//   auto r = co_await cl.send(up, {.method = "GET", .target = "/users/7"});   // head arrived
+//   http::client_request q;
+//   q.target = "/users/" + id;
+//   auto r = co_await cl.send(up, std::move(q));                             // head arrived
 //   if (!r) co_return http::response::text(502, r.error().message());
 //   auto body = co_await r->read_all();                                       // then the body
 //
+// (A named request rather than `{.target = "/users/" + id}` in the call: GCC 12 destroys a
+// temporary member of such a braced argument of a co_await-ed call twice.)
 // From a blocking-style fiber handler: fiber::await(cl.send(...)), fiber::await(r->read_all()).
 // Every wait (resolve, connect, write, head, body) ends with the caller's cancel_scope, and
 // with timed_out past its own timeout or the request's deadline.
