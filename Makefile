@@ -49,12 +49,13 @@ test-sanitize: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) --timeout 600
 
-# The suites whose code crosses threads (runtime post/stop, offload, cross_channel), built with
-# ThreadSanitizer; only their two test binaries are built. Fiber cases stay out (-E fiber):
+# The suites whose code crosses threads (runtime post/stop, offload, cross_channel; the metrics
+# scrape and the access log's writer thread; the client's name cache filled from the helper
+# pool), built with ThreadSanitizer; only those test binaries are built. Fiber cases stay out (-E fiber):
 # TSan cannot follow Boost.Context stack switches, which c10k does not annotate for it.
 # io_uring runs too; tests/tsan.supp says why liburing's ring writes need a suppression.
-TSAN_TARGETS := cross_thread_test event_loop_test
-TSAN_TESTS   := cross_thread_test|event_loop_test[.](post|stop)_from_another_thread
+TSAN_TARGETS := cross_thread_test event_loop_test observability_test client_test
+TSAN_TESTS   := cross_thread_test|event_loop_test[.](post|stop)_from_another_thread|observability_test|client_test[.]names_resolve
 test-tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DC10K_TSAN=ON -DC10K_BUILD_BENCH=OFF -DC10K_BUILD_EXAMPLES=OFF
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target $(TSAN_TARGETS)
