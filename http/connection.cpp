@@ -188,7 +188,10 @@ connection::~connection() {
 [[gnu::noinline]] void observe_answer(connection& c, const request_head* head, const response_writer& w,
                                       clock::time_point started) {
   loop_state& st = c.state;
-  const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - started);
+  // The loop's clock, read once per turn, not a clock_gettime per request (a third of what
+  // metrics cost per request): durations are as fine as a loop turn, as nginx's $request_time
+  // is as fine as its cached time. A request answered in the turn that parsed it takes 0.
+  const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(st.loop->now() - started);
   if (st.metrics)
     st.metrics->count_request(head ? label_of(head->method) : method_label::other, w.last_status(), w.last_bytes(), took);
   if (st.access_log) st.access_log->add(c.peer ? *c.peer : peer_ip{}, head, w.last_status(), w.last_bytes(), took);
