@@ -203,6 +203,26 @@ inline void on_connection(std::string_view value, framing_headers& st) noexcept 
   });
 }
 
+// Applies a field if it is one of the framing fields requests and responses share (Connection,
+// Content-Length, Transfer-Encoding); returns the error it makes, none for any other field.
+inline parse_error on_framing_field(std::string_view name, std::string_view value, framing_headers& st,
+                                    int version_minor) noexcept {
+  switch (name.size()) {
+    case 10:
+      if (iequals_lower(name, "connection")) on_connection(value, st);
+      break;
+    case 14:
+      if (iequals_lower(name, "content-length")) return on_content_length(value, st);
+      break;
+    case 17:
+      if (iequals_lower(name, "transfer-encoding")) return on_transfer_encoding(value, st, version_minor);
+      break;
+    default:
+      break;
+  }
+  return parse_error::none;
+}
+
 // Parses header field lines from in[i] through the empty line that ends them, appending each
 // field to `out` and calling on_field(name, value) (a parse_error: none to go on). Returns
 // done with i past the empty line, incomplete (in ends first), or error with the reason.

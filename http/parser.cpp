@@ -134,19 +134,8 @@ parse_error on_header(std::string_view name, std::string_view value, head_state&
         });
       }
       break;
-    case 10:
-      if (iequals_lower(name, "connection")) {
-        on_connection(value, st);
-      }
-      break;
-    case 14:
-      if (iequals_lower(name, "content-length")) return on_content_length(value, st);
-      break;
-    case 17:
-      if (iequals_lower(name, "transfer-encoding")) return on_transfer_encoding(value, st, out.version_minor);
-      break;
     default:
-      break;
+      return on_framing_field(name, value, st, out.version_minor);
   }
   return parse_error::none;
 }

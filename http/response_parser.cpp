@@ -87,20 +87,7 @@ parse_result parse_response_head(std::string_view full, response_head& out, bool
 
   framing_headers st;
   const parse_result fields = parse_fields(in, i, limits.max_headers, out.headers, [&](std::string_view name, std::string_view value) {
-    switch (name.size()) {
-      case 10:
-        if (iequals_lower(name, "connection")) on_connection(value, st);
-        break;
-      case 14:
-        if (iequals_lower(name, "content-length")) return on_content_length(value, st);
-        break;
-      case 17:
-        if (iequals_lower(name, "transfer-encoding")) return on_transfer_encoding(value, st, out.version_minor);
-        break;
-      default:
-        break;
-    }
-    return parse_error::none;
+    return on_framing_field(name, value, st, out.version_minor);
   });
   if (fields.status == parse_status::incomplete) return need_more();
   if (fields.status == parse_status::error) return fields;
