@@ -26,18 +26,24 @@ namespace {
 // larger or unsized ones stream.
 constexpr std::uint64_t whole_body_limit = 256 * 1024;
 
+// ASCII case-insensitive equality (header names are tokens): no locale, no libc call per byte.
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
+  const auto lower = [](unsigned char c) { return c >= 'A' && c <= 'Z' ? c | 0x20 : c; };
   for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+    if (lower(static_cast<unsigned char>(a[i])) != lower(static_cast<unsigned char>(b[i]))) return false;
   return true;
 }
 
 // Headers that belong to one hop (RFC 9110 section 7.6.1), and those the client or the server
 // frame themselves; none is forwarded.
 bool hop_by_hop(std::string_view name) noexcept {
-  for (std::string_view h : {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
-                             "upgrade", "content-length", "proxy-authenticate", "proxy-authorization"})
+  using namespace std::string_view_literals;
+  // string_view literals: sized at compile time (a list of char pointers cost a strlen each).
+  static constexpr std::string_view hop[] = {"connection"sv, "keep-alive"sv, "proxy-connection"sv, "te"sv,
+                                             "trailer"sv, "transfer-encoding"sv, "upgrade"sv, "content-length"sv,
+                                             "proxy-authenticate"sv, "proxy-authorization"sv};
+  for (std::string_view h : hop)
     if (iequals(name, h)) return true;
   return false;
 }
