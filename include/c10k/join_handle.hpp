@@ -108,7 +108,11 @@ struct spawned_promise final : spawned_base, spawned_value<T> {
 };
 
 template <typename T>
-spawned_frame<T> run_spawned(event_loop&, task<T> t) {
+spawned_frame<T> run_spawned(event_loop&, task<T> param) {
+  // A local, not the parameter: a frame destroys its promise (and with it the task's scope,
+  // which the task's waits are registered with) before its parameters, so a task held as a
+  // parameter would be destroyed after its scope when its loop ends it.
+  task<T> t = std::move(param);
   if constexpr (std::is_void_v<T>) co_await std::move(t);
   else co_return co_await std::move(t);
 }
