@@ -1,5 +1,8 @@
 #include "stall_watchdog.hpp"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -53,7 +56,13 @@ std::string stall_probe::read(std::uint64_t turn) const {
 
 stall_watchdog::stall_watchdog(std::vector<const loop_state*> loops, std::chrono::nanoseconds threshold)
     : loops_(std::move(loops)), reported_(loops_.size(), 0), threshold_(threshold) {
+  // The thread starts with every signal blocked (it inherits the mask), so that SIGUSR1,
+  // SIGHUP and the stop signals go to runtime::wait_for_signal and never kill it here.
+  sigset_t all, previous;
+  ::sigfillset(&all);
+  ::pthread_sigmask(SIG_BLOCK, &all, &previous);
   thread_ = std::thread([this] { run(); });
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 stall_watchdog::~stall_watchdog() {

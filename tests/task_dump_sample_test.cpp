@@ -68,13 +68,13 @@ TEST_P(task_dump_sample_test, sigusr1_dumps_to_stderr_while_requests_keep_being_
   request_loop load(port);
   ASSERT_TRUE(eventually([&] { return load.answered.load() > 50; }));
   http_client waiting(port);
-  waiting.send(get("/delay/20000"));
+  waiting.send(get("/delay/2000"));
   // The dump is taken after the /delay request reached its handler: asked until it shows.
   std::string line;
   for (int attempt = 0; attempt < 50 && line.empty(); ++attempt) {
     ASSERT_EQ(::kill(server_->pid(), SIGUSR1), 0);
     ASSERT_NE(server_->wait_for("c10k task dump: 2 loop", std::chrono::seconds(10)), "") << server_->output();
-    line = server_->wait_for("request \"GET /delay/20000 HTTP/1\\.1\"", std::chrono::milliseconds(300));
+    line = server_->wait_for("request \"GET /delay/2000 HTTP/1\\.1\"", std::chrono::milliseconds(300));
   }
   EXPECT_TRUE(std::regex_search(line, std::regex(R"(in its handler since \d+\.\d{3} s ago)"))) << server_->output();
   // The load went on through the dumps, without an error.
