@@ -8,6 +8,10 @@
 //   /static/…  files under --root, when given
 //   /stats     the server's counters
 //   /metrics   the server's metrics for Prometheus
+//   /debug/tasks  what every connection and fiber waits on (with --debug-endpoints)
+//
+// SIGUSR1 writes the same dump to stderr while the server keeps serving; a loop that stays
+// away from its poll for --stall-threshold-ms is logged (the stall watchdog).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -21,6 +25,7 @@
 #include "c10k/http/metrics.hpp"
 #include "c10k/http/server.hpp"
 #include "c10k/http/static_files.hpp"
+#include "c10k/offload.hpp"
 #include "c10k/runtime.hpp"
 #include "c10k/time.hpp"
 
@@ -102,6 +107,11 @@ int main(int argc, char** argv) {
   app.add_flag("--no-metrics", no_metrics, "leave the request counters off (/metrics then shows the loops' gauges only)");
   app.add_option("--access-log", opt.access_log, "log each request to this file (-: standard output); SIGHUP reopens it");
   app.add_flag("--access-log-json", opt.access_log_json, "access log as JSON lines instead of nginx's combined format");
+  bool debug_endpoints = false;
+  app.add_flag("--debug-endpoints", debug_endpoints, "serve /debug/tasks: what every connection and fiber waits on");
+  unsigned stall_ms = 100;
+  app.add_option("--stall-threshold-ms", stall_ms, "log a loop that stays away from its poll this long (0: no watchdog)")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -117,6 +127,7 @@ int main(int argc, char** argv) {
   opt.send_timeout = std::chrono::seconds(send_s);
   opt.fiber_connections = mode == "fiber";
   opt.metrics = !no_metrics;
+  opt.stall_threshold = std::chrono::milliseconds(stall_ms);
 
   // The routes as plain functions: coroutine mode calls each in place (never_blocks), fiber mode
   // runs each on its connection's fiber (where it could block, fiber::await-ing).
@@ -152,6 +163,15 @@ int main(int argc, char** argv) {
   });
 
   routes.get("/metrics", [&running](http::request&) -> task<http::response> { co_return http::metrics_response(*running); });
+
+  if (debug_endpoints) {
+    // The dump waits for every loop, this one included: on a helper thread, never on the loop.
+    routes.get("/debug/tasks", [&running](http::request&) -> task<http::response> {
+      auto text = co_await offload([](const http::server* s) { return s->dump_tasks(); }, running);
+      if (!text) co_return http::response::text(503, "task dump: " + text.error().message() + "\n");
+      co_return http::response::text(200, std::move(*text));
+    });
+  }
 
   raise_fd_limit();
   http::server srv(std::move(routes), opt);

@@ -22,6 +22,9 @@
 #include <new>
 #include <optional>
 
+#include <fmt/format.h>
+
+#include "c10k/address.hpp"
 #include "c10k/fiber.hpp"
 #include "c10k/io_awaiter.hpp"
 #include "c10k/log.hpp"
@@ -40,6 +43,7 @@ struct connection_work {
   request_reader reader;
   response_writer writer;
   route_match route;  // kept here: its fallback response is built once per pooled object
+  clock::time_point started{};  // the turn the request under way's head was parsed in (dump)
   // Capacity kept for the next burst; a burst that needed more gives it back.
   static constexpr std::size_t keep_bytes = 64 * 1024;
   void reset() noexcept {
@@ -78,9 +82,8 @@ namespace {
 // resumes no coroutine but calls on_ready(), which starts a burst.
 class connection final : public connection_entry {
  public:
-  connection(tcp_stream s, loop_state& st) : stream(std::move(s)), state(st), deadline(*st.loop), running_burst_() {
+  connection(tcp_stream s, loop_state& st) : stream(std::move(s)), state(st), deadline(*st.loop), active_() {
     fiber_mode_ = st.options->fiber_connections;
-    if (fiber_mode_) fiber_idle_ = nullptr;
     state.link(*this);
     if (state.observing) opened();
   }
@@ -94,16 +97,25 @@ class connection final : public connection_entry {
   // True while it waits idle in this object alone (no task or fiber owns it then).
   bool hibernating() const noexcept { return waiting_; }
   // The burst serving it (coroutine mode), while one does; else a null handle.
-  std::coroutine_handle<> running_burst() const noexcept { return waiting_ || fiber_mode_ ? nullptr : running_burst_; }
+  std::coroutine_handle<> running_burst() const noexcept { return waiting_ || fiber_mode_ ? nullptr : active_.burst; }
   // Fiber mode: the scope of the fiber's idle wait, while it waits (nullptr: it does not).
-  void set_fiber_idle(cancel_scope* s) noexcept { fiber_idle_ = s; }
+  void set_fiber_idle(cancel_scope* s) noexcept { active_.fiber_idle = s; }
+  // Fiber mode: the fiber serving it (for the task dump).
+  void set_fiber_id(std::uint64_t id) noexcept {
+    active_.fiber_id = id;
+    active_.fiber_started = true;
+  }
+  // The buffers of the burst serving it (nullptr: none), for the task dump.
+  void set_work(connection_work* w) noexcept { active_.work = w; }
+  // Appends what the connection waits on to out (the task dump; on its loop's thread).
+  void describe(std::string& out) const;
   // Ends the wait for a next request, when it waits idle (the deadline, a graceful stop).
   void cancel_idle(std::error_code reason) noexcept {
     if (waiting_) state.loop->io().cancel(idle_);
-    else if (fiber_mode_ && fiber_idle_) fiber_idle_->cancel(reason);
+    else if (fiber_mode_ && active_.fiber_idle) active_.fiber_idle->cancel(reason);
   }
   // Records the burst that serves it now (a null handle when it ends).
-  void set_running_burst(std::coroutine_handle<> b) noexcept { running_burst_ = b; }
+  void set_running_burst(std::coroutine_handle<> b) noexcept { active_.burst = b; }
 
   tcp_stream stream;
   loop_state& state;
@@ -130,13 +142,21 @@ class connection final : public connection_entry {
   void start_burst(recv_buffer first);
   bool waiting_ = false;  // idle_ was started and on_ready has not taken its result yet
   bool fiber_mode_ = false;  // served on a fiber of its own (server_options::fiber_connections)
+  // What the connection has while it is not waiting idle in this object (it fits in the
+  // idle receive's room, so the dump's fields cost an idle connection nothing).
+  struct active {
+    std::coroutine_handle<> burst;        // coroutine mode: the burst serving it, if any
+    cancel_scope* fiber_idle = nullptr;   // fiber mode: the scope of the fiber's idle wait
+    connection_work* work = nullptr;      // the buffers of the burst serving it, if any
+    std::uint64_t fiber_id = 0;           // fiber mode: the fiber serving it
+    bool fiber_started = false;           // fiber mode: that fiber began to serve it
+  };
+  static_assert(sizeof(active) <= sizeof(operation));
   // Idle (waiting_): the receive, handed to the backend as it is, with no awaiter around it,
-  // since this is what 10,000 idle connections each keep. Otherwise: the burst, if any, or in
-  // fiber mode the scope of the fiber's idle wait.
+  // since this is what 10,000 idle connections each keep. Otherwise: `active_`.
   union {
     operation idle_;
-    std::coroutine_handle<> running_burst_;
-    cancel_scope* fiber_idle_;
+    active active_;
   };
 };
 
@@ -219,6 +239,7 @@ class work_lease {
   work_lease(const work_lease&) = delete;
   ~work_lease() { pool_.release(work_); }
   connection_work* operator->() const noexcept { return work_; }
+  connection_work* get() const noexcept { return work_; }
 
  private:
   work_pool& pool_;
@@ -242,6 +263,11 @@ task<void> linger_close(connection_io& io) {
   }
 }
 
+// Tells the stall watchdog which request's handler the loop runs now (only when it watches).
+void publish_running(connection& c, const request_head& h) noexcept {
+  if (stall_probe* p = c.state.probe.get()) p->publish(c.state.loop->activity().turns, c.stream.native_handle(), h.method, h.target);
+}
+
 // Counts a request answered on c; returns whether the server would keep the connection after
 // it (not draining, under max_requests_per_connection).
 bool count_answered(connection& c) noexcept {
@@ -260,6 +286,7 @@ task<bool> serve_streamed(connection& c, request& req, const handler& h, request
   body_stream body(reader, input, writer);
   req.set_body_stream(&body);
   c.deadline.enter_untimed(connection_phase::handler);
+  publish_running(c, reader.head());
   std::optional<response> resp;
   try {
     resp.emplace(co_await h(req));
@@ -289,6 +316,7 @@ class burst {
     promise_type(connection& c, const recv_buffer&) noexcept : conn(&c) {}
     ~promise_type() {
       conn->set_running_burst({});
+      conn->set_work(nullptr);
       if (idle) conn->wait_idle();
       else delete conn;
     }
@@ -322,6 +350,7 @@ Coro serve_requests(connection& c, recv_buffer first) {
   cancel_scope scope;  // every wait of the burst; the deadline cancels it
   c.deadline.retarget(&scope);
   work_lease work(c.state.work);
+  c.set_work(work.get());
   request_reader& reader = work->reader;
   response_writer& writer = work->writer;
   connection_io io{c.stream, scope, c.deadline, opt, *c.state.loop, c.state.metrics.get()};
@@ -335,7 +364,7 @@ Coro serve_requests(connection& c, recv_buffer first) {
   bool continue_sent = false;  // "100 Continue" went out for the request under way
   unsigned answered_this_turn = 0;
   bool refused = false;        // closing because a request was refused: the client may still send
-  clock::time_point started{};  // the turn the request under way's head was parsed in
+  clock::time_point& started = work->started;  // in the work object, for the task dump
 
   for (;;) {
     bool keep = true;
@@ -387,6 +416,7 @@ Coro serve_requests(connection& c, recv_buffer first) {
         request& req = *current;
         req.set_body(reader.body());
         c.deadline.enter_untimed(connection_phase::handler);
+        publish_running(c, reader.head());
         if (!route.handler_fn) {
           keep = writer.add(std::move(route.fallback), reader.head(), count_answered(c));
         } else {
@@ -444,6 +474,7 @@ Coro serve_requests(connection& c, recv_buffer first) {
 task<void> serve_on_fiber(burst_owner owner) {
   connection& c = *owner;
   const server_options& o = *c.state.options;
+  if (const detail::fiber_core* f = detail::fiber_core::current()) c.set_fiber_id(f->id());
   for (;;) {
     if (c.state.draining) co_return;
     cancel_scope idle;  // the deadline, or a graceful stop, ends this wait alone
@@ -459,6 +490,7 @@ task<void> serve_on_fiber(burst_owner owner) {
     }
     if (c.state.metrics) c.state.metrics->bytes_in += got->size();
     const bool idle_again = co_await serve_requests<task<bool>>(c, std::move(*got));
+    c.set_work(nullptr);
     if (!idle_again) co_return;
   }
 }
@@ -501,8 +533,69 @@ void connection::on_ready(void* self) {
 }
 
 void connection::start_burst(recv_buffer first) {
-  running_burst_ = serve_requests<burst>(*this, std::move(first)).handle;
-  running_burst_.resume();
+  std::construct_at(&active_);  // the idle receive's room, now that its result was taken
+  active_.burst = serve_requests<burst>(*this, std::move(first)).handle;
+  active_.burst.resume();
+}
+
+// Seconds from `from` to `to`, signed, as text ("1.250 s").
+std::string seconds_between(clock::time_point from, clock::time_point to) {
+  return fmt::format("{:.3f} s", std::chrono::duration<double>(to - from).count());
+}
+
+void connection::describe(std::string& out) const {
+  const clock::time_point now = clock::now();
+  const server_options& o = *state.options;
+  auto at = std::back_inserter(out);
+  const int fd = stream.native_handle();
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  std::string peer_text = "?";
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+    peer_text = address::from(reinterpret_cast<const sockaddr*>(&ss), len).to_string();
+  fmt::format_to(at, "  connection fd {} peer {}, {} request(s) served", fd, peer_text, served);
+  if (fiber_mode_ && active_.fiber_started) fmt::format_to(at, ", on fiber {} \"http connection\"", active_.fiber_id);
+  out += ": ";
+  const clock::time_point deadline_at = deadline.wanted();
+  const connection_work* work = waiting_ ? nullptr : active_.work;
+  const bool idle = waiting_ || (fiber_mode_ && active_.fiber_idle);
+  const clock::duration idle_for = served == 0 ? clock::duration(o.header_timeout) : clock::duration(o.keepalive_timeout);
+  if (fiber_mode_ && !active_.fiber_started) {
+    out += "accepted, its fiber not started yet";
+  } else if (idle) {
+    fmt::format_to(at, "idle, waiting for a {} request (receive) since {} ago", served == 0 ? "first" : "next",
+                   seconds_between(deadline_at - idle_for, now));
+  } else {
+    switch (deadline.phase()) {
+      case connection_phase::idle:
+      case connection_phase::head:
+        fmt::format_to(at, "reading a request head (receive), {} byte(s) so far", work ? work->reader.buffered() : 0);
+        if (deadline.phase() == connection_phase::head)
+          fmt::format_to(at, ", since {} ago", seconds_between(deadline_at - o.header_timeout, now));
+        break;
+      case connection_phase::body:
+        fmt::format_to(at, "reading a request body (receive), {} byte(s) so far",
+                       work ? work->reader.body_bytes_received() : 0);
+        break;
+      case connection_phase::handler:
+        out += "in its handler";
+        if (work) fmt::format_to(at, " since {} ago", seconds_between(work->started, now));
+        break;
+      case connection_phase::write:
+        out += "sending a response (send)";
+        break;
+      case connection_phase::linger:
+        out += "lingering close: reading and dropping what the client still sends (receive)";
+        break;
+    }
+  }
+  if (deadline_at == clock::time_point::max()) out += ", no deadline";
+  else fmt::format_to(at, ", deadline in {}", seconds_between(now, deadline_at));
+  if (work && work->reader.head_parsed()) {
+    const request_head& h = work->reader.head();
+    fmt::format_to(at, "; request \"{} {} HTTP/1.{}\"", h.method, h.target, h.version_minor);
+  }
+  out += '\n';
 }
 
 }  // namespace
@@ -517,11 +610,16 @@ void start_connection(tcp_stream stream, loop_state& state) {
   fiber_options fo;
   if (o.fiber_stack_size) fo.stack_size = o.fiber_stack_size;
   fo.hosts_coroutines = true;
+  fo.name = "http connection";  // (fits std::string's inline room: no allocation)
   (void)spawn_fiber(*state.loop, [t = serve_on_fiber(burst_owner(c))]() mutable { fiber::await(std::move(t)); }, std::move(fo));
 }
 
 void cancel_idle(connection_entry& e) noexcept {
   static_cast<connection&>(e).cancel_idle(std::make_error_code(std::errc::operation_canceled));
+}
+
+void describe_connections(const loop_state& state, std::string& out) {
+  for (const connection_entry* e = state.connections; e; e = e->next) static_cast<const connection*>(e)->describe(out);
 }
 
 void close_connections(loop_state& state) noexcept {

@@ -74,6 +74,8 @@ class connection_deadline : private timer_entry {
   }
   // The phase the connection is in.
   connection_phase phase() const noexcept { return phase_; }
+  // When the phase must be over (clock::time_point::max(): no deadline).
+  clock::time_point wanted() const noexcept { return wanted_; }
   // True once the deadline passed and cancelled its target (in the phase() it was in then).
   bool expired() const noexcept { return expired_; }
 

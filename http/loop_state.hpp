@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "c10k/cancel.hpp"
@@ -13,6 +14,7 @@
 #include "c10k/tcp_listener.hpp"
 #include "access_log.hpp"
 #include "loop_metrics.hpp"
+#include "stall_watchdog.hpp"
 
 namespace c10k::http {
 
@@ -76,6 +78,8 @@ struct loop_state {
   std::unique_ptr<loop_metrics> metrics;
   std::unique_ptr<access_log_buffer> access_log;
   bool observing = false;
+  // The request line of the handler running, for the stall watchdog (null when it is off).
+  std::unique_ptr<stall_probe> probe;
   // The loop's published activity while it runs (cleared, like live_counters, when it ends).
   std::atomic<const loop_activity*> live_activity{nullptr};
   // The backend's counters while the loop runs; when it ends, a copy (the backend dies with it).
@@ -119,6 +123,9 @@ struct loop_state {
 // each burst of requests in a coroutine (on a fiber, with fiber_connections) that ends when
 // the connection is idle again.
 void start_connection(tcp_stream stream, loop_state& state);
+// Appends one line per connection of this loop saying what it waits on, since when, its
+// deadline and its request line (the task dump; on the loop's own thread).
+void describe_connections(const loop_state& state, std::string& out);
 // Closes the connections of this loop that no task or fiber of the loop owns: those waiting idle
 // and those a burst serves (a burst frees its own frame, outside the loop's list of tasks).
 // Called when the loop is torn down.

@@ -45,6 +45,8 @@ class request_reader {
   bool empty() const noexcept { return state_ == state::head && pos_ == in_.size(); }
   // True while a head has been parsed and its body is still under way.
   bool in_body() const noexcept { return state_ == state::body || state_ == state::stream; }
+  // True from read_status::head until finish_request(): head() is the request under way.
+  bool head_parsed() const noexcept { return state_ == state::body || state_ == state::stream || state_ == state::complete; }
   // Bytes buffered and not consumed.
   std::size_t buffered() const noexcept { return in_.size() - pos_; }
 

@@ -15,6 +15,8 @@
 #include "loop_state.hpp"
 #include "metrics_render.hpp"
 #include "request_deadline.hpp"
+#include "stall_watchdog.hpp"
+#include "task_dump.hpp"
 
 namespace c10k::http {
 
@@ -138,6 +140,7 @@ struct server::impl {
   std::unique_ptr<runtime> rt;
   std::vector<std::unique_ptr<loop_state>> loops;
   std::atomic<bool> stop_requested{false};
+  std::unique_ptr<stall_watchdog> watchdog;  // while the loops serve, when stall_threshold > 0
 };
 
 server::server(router routes, server_options options) : impl_(std::make_unique<impl>()), options_(std::move(options)) {
@@ -210,6 +213,7 @@ result<void> server::start() {
     if (options_.metrics) st->metrics = std::make_unique<loop_metrics>();
     if (impl_->access_log) st->access_log = std::make_unique<access_log_buffer>(*impl_->access_log, options_.access_log_json);
     st->observing = st->metrics || st->access_log;
+    if (options_.stall_threshold.count() > 0) st->probe = std::make_unique<stall_probe>();
     impl_->loops.push_back(std::move(st));
   }
   impl_->rt = std::make_unique<runtime>(runtime_options{.threads = n, .backend = options_.backend, .pin_cpus = options_.pin_cpus});
@@ -241,11 +245,18 @@ result<void> server::start() {
     impl_->loops.clear();
     return e.code();
   }
+  if (options_.stall_threshold.count() > 0) {
+    std::vector<const loop_state*> watched;
+    for (const auto& st : impl_->loops) watched.push_back(st.get());
+    impl_->watchdog = std::make_unique<stall_watchdog>(std::move(watched), options_.stall_threshold);
+  }
   return {};
 }
 
 void server::stop() {
   if (!impl_->rt || impl_->stop_requested.exchange(true)) return;
+  // The watchdog reads the loops' published activity: it goes before any loop can end.
+  impl_->watchdog.reset();
   for (unsigned i = 0; i < impl_->loops.size(); ++i) {
     loop_state* st = impl_->loops[i].get();
     impl_->rt->post(i, [st] { begin_drain(*st); });
@@ -261,6 +272,14 @@ result<void> server::run() {
     if (auto r = start(); !r) return r;
   impl_->rt->wait_for_signal([this](int signo) {
     if (signo == SIGHUP) reopen_access_log();
+    if (signo == SIGUSR1) {
+      const std::string dump = dump_tasks();
+      for (std::size_t done = 0; done < dump.size();) {  // stderr, unbuffered, whole
+        const ssize_t n = ::write(STDERR_FILENO, dump.data() + done, dump.size() - done);
+        if (n <= 0) break;
+        done += static_cast<std::size_t>(n);
+      }
+    }
   });
   stop();
   wait();
@@ -305,6 +324,31 @@ void server::sync_access_log() {
     for (auto& p : done) p->get_future().wait();
   }
   impl_->access_log->sync();
+}
+
+std::string server::dump_tasks(std::chrono::milliseconds timeout) const {
+  std::string out = fmt::format("c10k task dump: {} loop(s)\n", impl_->loops.size());
+  if (!impl_->rt) return out + "not running\n";
+  // Each loop writes its part on its own thread; a part that comes too late is dropped (the
+  // promise is shared, so the loop may still answer after this returns).
+  std::vector<std::shared_ptr<std::promise<std::string>>> parts;
+  for (unsigned i = 0; i < impl_->loops.size(); ++i) {
+    auto p = std::make_shared<std::promise<std::string>>();
+    const loop_state* st = impl_->loops[i].get();
+    if (!impl_->rt->post(i, [st, i, p] { p->set_value(describe_loop(*st, i)); })) p.reset();
+    parts.push_back(std::move(p));
+  }
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  for (unsigned i = 0; i < parts.size(); ++i) {
+    if (!parts[i]) {
+      out += fmt::format("loop {}: ended\n", i);
+      continue;
+    }
+    auto f = parts[i]->get_future();
+    if (f.wait_until(until) == std::future_status::ready) out += f.get();
+    else out += fmt::format("loop {}: no answer within {} ms (stalled?)\n", i, timeout.count());
+  }
+  return out;
 }
 
 std::string server::metrics_text() const {

@@ -87,6 +87,7 @@ fiber_core::fiber_core(event_loop& loop, fiber_options options)
 
 fiber_core::~fiber_core() {
   unwind();
+  unlink_live();
   if (error_ && !joined_) {
     try {
       std::rethrow_exception(error_);
@@ -100,8 +101,37 @@ fiber_core::~fiber_core() {
 
 fiber_core* fiber_core::current() noexcept { return running_fiber; }
 
+void fiber_core::link_live() noexcept {
+  next_live_ = loop_->fibers_;
+  if (next_live_) next_live_->prev_live_ = this;
+  loop_->fibers_ = this;
+  live_ = true;
+}
+
+void fiber_core::unlink_live() noexcept {
+  if (!live_) return;
+  if (prev_live_) prev_live_->next_live_ = next_live_;
+  else loop_->fibers_ = next_live_;
+  if (next_live_) next_live_->prev_live_ = prev_live_;
+  live_ = false;
+}
+
+void fiber_core::describe_all(const event_loop& loop, std::string& out) {
+  for (const fiber_core* f = loop.fibers_; f; f = f->next_live_) {
+    out += "  fiber ";
+    out += std::to_string(f->id_);
+    if (!f->options_.name.empty()) {
+      out += " \"";
+      out += f->options_.name;
+      out += '"';
+    }
+    out += f == running_fiber ? ": running\n" : ": parked\n";
+  }
+}
+
 void fiber_core::start() {
   started_ = true;
+  link_live();
   prepare_overflow_handler();
   context& c = *ctx_;
   c.self_ = boost::context::fiber(
@@ -149,6 +179,7 @@ void fiber_core::switch_in() {
   running_host = outer_host;
   running_fiber = outer;
   if (done_) {
+    unlink_live();
     // Never resume inline: the joiner runs on a coming turn, from the loop's own stack.
     if (joiner_) loop_->schedule(std::exchange(joiner_, {}));
     if (on_done_) loop_->schedule(std::exchange(on_done_, {}));

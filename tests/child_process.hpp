@@ -63,6 +63,8 @@ class child_process {
       pending_.append(buf, static_cast<std::size_t>(n));
     }
   }
+  // The child's process id (-1 when not running).
+  pid_t pid() const noexcept { return pid_; }
   // What was read so far (for failure messages).
   const std::string& output() const { return output_; }
 

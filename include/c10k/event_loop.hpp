@@ -30,6 +30,7 @@ class join_handle;
 
 namespace detail {
 struct detached_promise;
+class fiber_core;
 
 // A coroutine frame owned by a loop (a detached or spawned task): linked into the loop's list
 // so that the loop destroys what is left of it at shutdown. Constructing links, destroying
@@ -122,6 +123,7 @@ class event_loop {
 
  private:
   friend struct detail::loop_owned;
+  friend class detail::fiber_core;
 
   void run_posted();
   void publish_activity(const fiber_stack_pool& stacks) noexcept;
@@ -146,6 +148,7 @@ class event_loop {
   loop_activity activity_;
   detail::loop_owned* tasks_ = nullptr;  // intrusive list of detached and spawned tasks
   std::size_t task_count_ = 0;
+  detail::fiber_core* fibers_ = nullptr;  // fibers started and not ended (for the task dump)
   event_loop* previous_current_ = nullptr;
 };
 

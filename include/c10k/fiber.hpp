@@ -89,6 +89,9 @@ class fiber_core {
 
   // The fiber running on this thread, or nullptr on a thread's own stack.
   static fiber_core* current() noexcept;
+  // Appends one line per fiber of `loop` that started and has not ended (id, name, state):
+  // the task dump, on the loop's own thread.
+  static void describe_all(const event_loop& loop, std::string& out);
 
   // The fiber's own scope (fiber_handle::cancel), and the scope fiber::await hands to the
   // operations it runs: the own one unless fiber::set_scope chose another.
@@ -119,6 +122,12 @@ class fiber_core {
   bool started_ = false;
   bool done_ = false;
   bool unwinding_ = false;
+  // The loop's list of live fibers: linked when the fiber starts, unlinked when it ends.
+  fiber_core* prev_live_ = nullptr;
+  fiber_core* next_live_ = nullptr;
+  bool live_ = false;
+  void link_live() noexcept;
+  void unlink_live() noexcept;
 };
 
 template <typename T>

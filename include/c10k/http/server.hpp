@@ -68,6 +68,13 @@ class server {
   // Returns once every access-log line of a request answered so far is written. Not from a
   // loop thread (it waits for each loop).
   void sync_access_log();
+  // What every loop holds now, as text: per loop its turns, queue and timers, then each
+  // connection (what it waits on: the operation, fd and peer, bytes so far, since when, its
+  // deadline, its request line) and each parked fiber (id, name). Each loop writes its own part
+  // on its own thread; one that does not answer within `timeout` shows as "no answer
+  // (stalled?)". Blocks the caller until then: call it from a loop thread only through
+  // offload() (a loop waiting for itself would show as stalled).
+  std::string dump_tasks(std::chrono::milliseconds timeout = std::chrono::seconds(1)) const;
 
   struct impl;
 

@@ -78,6 +78,11 @@ struct server_options {
   bool access_log_json = false;
   std::chrono::milliseconds access_log_flush{1'000};
 
+  // Stall watchdog: a thread of the server's logs a warning when a loop has not come back to
+  // its poll for longer than this (a handler blocking the loop thread), once per stall, naming
+  // the request whose handler runs. 0: no watchdog (no thread, and nothing per request).
+  std::chrono::milliseconds stall_threshold{100};
+
   // How long a graceful stop waits for requests in flight before closing what is left.
   std::chrono::milliseconds drain_timeout{10'000};
 };
