@@ -46,7 +46,7 @@ for s in $servers; do
   port=$((port + 1)); ports[$s]=$port
   case $s in
     c10k-*) taskset -c 0 "$build/examples/c10k-server" --port "$port" --threads 1 --backend "${s#c10k-}" \
-              --mode "$c10k_mode" --max-requests 0 --no-metrics > "$work/$s.log" 2>&1 & pids[$s]=$! ;;
+              --mode "$c10k_mode" --max-requests 0 --no-metrics --stall-threshold-ms 0 > "$work/$s.log" 2>&1 & pids[$s]=$! ;;
     reactor-*) taskset -c 0 "$build/bench/servers/c10k-reactor" --port "$port" --threads 1 --backend "${s#reactor-}" \
                  > "$work/$s.log" 2>&1 & pids[$s]=$! ;;
     nginx)

@@ -21,7 +21,7 @@ port=18400
 for s in $servers; do
   backend=${s%%:*}; mode=${s##*:}; port=$((port + 1))
   taskset -c 0 "$build/examples/c10k-server" --port "$port" --threads 1 --backend "$backend" --mode "$mode" \
-    --max-requests 0 --keepalive-timeout 600 --no-metrics > "$work/server.log" 2>&1 &
+    --max-requests 0 --keepalive-timeout 600 --no-metrics --stall-threshold-ms 0 > "$work/server.log" 2>&1 &
   server=$!
   for i in $(seq 50); do curl -sf "http://127.0.0.1:$port/plain" > /dev/null && break; sleep 0.1; done
   taskset -c 1 wrk -t1 -c64 -d1s "http://127.0.0.1:$port/plain" > /dev/null  # warm-up

@@ -100,7 +100,7 @@ def c10k(backend, mode="coroutine"):
     """c10k's sample server on one loop, coroutine or fiber connections."""
     def command(build, port, root, accept_limit, workdir):
         argv = [f"{build}/examples/c10k-server", "--host", "127.0.0.1", "--port", str(port), "--threads", "1",
-                "--backend", backend, "--mode", mode, "--max-connections", "30000", "--keepalive-timeout", "600", "--max-requests", "0", "--no-metrics"]
+                "--backend", backend, "--mode", mode, "--max-connections", "30000", "--keepalive-timeout", "600", "--max-requests", "0", "--no-metrics", "--stall-threshold-ms", "0"]
         if root != "/":
             argv += ["--root", root]
         if accept_limit:

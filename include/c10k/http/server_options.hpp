@@ -80,8 +80,10 @@ struct server_options {
 
   // Stall watchdog: a thread of the server's logs a warning when a loop has not come back to
   // its poll for longer than this (a handler blocking the loop thread), once per stall, naming
-  // the request whose handler runs. 0: no watchdog (no thread, and nothing per request).
-  std::chrono::milliseconds stall_threshold{100};
+  // the request whose handler runs (100 ms is a good value; the sample server uses it). 0, the
+  // default: no watchdog (no thread, and nothing per request), like the other opt-in
+  // observability of a server.
+  std::chrono::milliseconds stall_threshold{0};
 
   // How long a graceful stop waits for requests in flight before closing what is left.
   std::chrono::milliseconds drain_timeout{10'000};
