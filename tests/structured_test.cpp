@@ -3,6 +3,8 @@
 // and on a fiber, on every backend.
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include <array>
 #include <atomic>
 #include <stdexcept>
@@ -403,15 +405,15 @@ namespace {
 // The waits of the runtime, each set up never to complete by itself; returns how each ended
 // under a 10 ms timeout, in a coroutine.
 task<std::vector<std::error_code>> every_wait_in_a_coroutine(mutex& m, semaphore& sem, cross_channel<int>& ch,
-                                                             std::atomic<bool>& release, fiber_handle<void>& f,
+                                                             std::shared_ptr<std::atomic<bool>> release, fiber_handle<void>& f,
                                                              join_handle<int>& h) {
   std::vector<std::error_code> out;
   out.push_back((co_await with_timeout(10ms, m.lock())).error());
   out.push_back((co_await with_timeout(10ms, m.scoped_lock())).error());
   out.push_back((co_await with_timeout(10ms, sem.acquire())).error());
   out.push_back((co_await with_timeout(10ms, ch.receive())).error());
-  out.push_back((co_await with_timeout(10ms, offload([&release] {
-                   while (!release.load()) std::this_thread::sleep_for(1ms);
+  out.push_back((co_await with_timeout(10ms, offload([release] {
+                   while (!release->load()) std::this_thread::sleep_for(1ms);
                  }))).error());
   try {
     co_await with_timeout(10ms, f.join());
@@ -428,15 +430,16 @@ task<std::vector<std::error_code>> every_wait_in_a_coroutine(mutex& m, semaphore
   co_return out;
 }
 
-std::vector<std::error_code> every_wait_on_a_fiber(mutex& m, semaphore& sem, cross_channel<int>& ch, std::atomic<bool>& release,
+std::vector<std::error_code> every_wait_on_a_fiber(mutex& m, semaphore& sem, cross_channel<int>& ch,
+                                                   std::shared_ptr<std::atomic<bool>> release,
                                                    fiber_handle<void>& f, join_handle<int>& h) {
   std::vector<std::error_code> out;
   out.push_back(fiber::await(with_timeout(10ms, m.lock())).error());
   out.push_back(fiber::await(with_timeout(10ms, m.scoped_lock())).error());
   out.push_back(fiber::await(with_timeout(10ms, sem.acquire())).error());
   out.push_back(fiber::await(with_timeout(10ms, ch.receive())).error());
-  out.push_back(fiber::await(with_timeout(10ms, offload([&release] {
-                                while (!release.load()) std::this_thread::sleep_for(1ms);
+  out.push_back(fiber::await(with_timeout(10ms, offload([release] {
+                                while (!release->load()) std::this_thread::sleep_for(1ms);
                               }))).error());
   try {
     fiber::await(with_timeout(10ms, f.join()));
@@ -460,7 +463,9 @@ TEST_P(structured_test, cancellation_reaches_mutex_semaphore_channel_offload_and
   ASSERT_TRUE(m.try_lock());
   semaphore sem(0);
   cross_channel<int> ch(1);
-  std::atomic<bool> release{false};
+  // Shared with the offloaded jobs, which outlive the waits cancelled on them (and may outlive
+  // this test: a job a loaded machine started late must still find it, not a dead stack slot).
+  auto release = std::make_shared<std::atomic<bool>>(false);
   int live = 0;
   std::error_code why;
   auto f = spawn_fiber(loop, [&] { (void)fiber::sleep_for(1h); });
@@ -479,7 +484,7 @@ TEST_P(structured_test, cancellation_reaches_mutex_semaphore_channel_offload_and
   int one = 1;
   ASSERT_TRUE(ch.try_send(one));
   EXPECT_EQ(ch.try_receive(), 1);
-  release = true;
+  *release = true;
   f.cancel();
   h.cancel();
   loop.block_on(f.join());
