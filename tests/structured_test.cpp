@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "backend_param.hpp"
+#include "http_client.hpp"
 #include "c10k/cross_channel.hpp"
 #include "c10k/fiber.hpp"
 #include "c10k/offload.hpp"
@@ -404,16 +405,27 @@ TEST_P(structured_test, a_deadline_ends_a_read_in_flight_and_a_sleep_in_a_corout
 namespace {
 // The waits of the runtime, each set up never to complete by itself; returns how each ended
 // under a 10 ms timeout, in a coroutine.
+// What the offloaded jobs of the every-wait test share with it: they spin until `open`, then
+// count themselves in `finished`; the test waits for both, so no job outlives it (a job a
+// loaded machine started late once spun on the dead test's stack, and the process hung at
+// exit). The jobs capture a plain pointer: GCC 12 destroys a lambda temporary with a
+// non-trivial capture (a shared_ptr) twice inside a co_await expression.
+struct job_gate {
+  std::atomic<bool> open{false};
+  std::atomic<int> finished{0};
+};
+
 task<std::vector<std::error_code>> every_wait_in_a_coroutine(mutex& m, semaphore& sem, cross_channel<int>& ch,
-                                                             std::shared_ptr<std::atomic<bool>> release, fiber_handle<void>& f,
+                                                             job_gate& release, fiber_handle<void>& f,
                                                              join_handle<int>& h) {
   std::vector<std::error_code> out;
   out.push_back((co_await with_timeout(10ms, m.lock())).error());
   out.push_back((co_await with_timeout(10ms, m.scoped_lock())).error());
   out.push_back((co_await with_timeout(10ms, sem.acquire())).error());
   out.push_back((co_await with_timeout(10ms, ch.receive())).error());
-  out.push_back((co_await with_timeout(10ms, offload([release] {
-                   while (!release->load()) std::this_thread::sleep_for(1ms);
+  out.push_back((co_await with_timeout(10ms, offload([gate = &release] {
+                   while (!gate->open.load()) std::this_thread::sleep_for(1ms);
+                   ++gate->finished;
                  }))).error());
   try {
     co_await with_timeout(10ms, f.join());
@@ -431,15 +443,16 @@ task<std::vector<std::error_code>> every_wait_in_a_coroutine(mutex& m, semaphore
 }
 
 std::vector<std::error_code> every_wait_on_a_fiber(mutex& m, semaphore& sem, cross_channel<int>& ch,
-                                                   std::shared_ptr<std::atomic<bool>> release,
+                                                   job_gate& release,
                                                    fiber_handle<void>& f, join_handle<int>& h) {
   std::vector<std::error_code> out;
   out.push_back(fiber::await(with_timeout(10ms, m.lock())).error());
   out.push_back(fiber::await(with_timeout(10ms, m.scoped_lock())).error());
   out.push_back(fiber::await(with_timeout(10ms, sem.acquire())).error());
   out.push_back(fiber::await(with_timeout(10ms, ch.receive())).error());
-  out.push_back(fiber::await(with_timeout(10ms, offload([release] {
-                                while (!release->load()) std::this_thread::sleep_for(1ms);
+  out.push_back(fiber::await(with_timeout(10ms, offload([gate = &release] {
+                                while (!gate->open.load()) std::this_thread::sleep_for(1ms);
+                                ++gate->finished;
                               }))).error());
   try {
     fiber::await(with_timeout(10ms, f.join()));
@@ -463,9 +476,7 @@ TEST_P(structured_test, cancellation_reaches_mutex_semaphore_channel_offload_and
   ASSERT_TRUE(m.try_lock());
   semaphore sem(0);
   cross_channel<int> ch(1);
-  // Shared with the offloaded jobs, which outlive the waits cancelled on them (and may outlive
-  // this test: a job a loaded machine started late must still find it, not a dead stack slot).
-  auto release = std::make_shared<std::atomic<bool>>(false);
+  job_gate release;  // the offloaded jobs outlive the waits cancelled on them, not the test
   int live = 0;
   std::error_code why;
   auto f = spawn_fiber(loop, [&] { (void)fiber::sleep_for(1h); });
@@ -484,7 +495,9 @@ TEST_P(structured_test, cancellation_reaches_mutex_semaphore_channel_offload_and
   int one = 1;
   ASSERT_TRUE(ch.try_send(one));
   EXPECT_EQ(ch.try_receive(), 1);
-  *release = true;
+  release.open = true;
+  // Both offloaded jobs end before the test does (one a loaded machine started late included).
+  EXPECT_TRUE(c10k::testing::eventually([&] { return release.finished.load() == 2; }));
   f.cancel();
   h.cancel();
   loop.block_on(f.join());
