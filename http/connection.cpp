@@ -31,49 +31,13 @@
 
 #include "body_stream.hpp"
 #include "connection_input.hpp"
+#include "connection_work.hpp"
 #include "dispatcher.hpp"
 #include "loop_state.hpp"
 #include "request_reader.hpp"
 #include "response_writer.hpp"
 
 namespace c10k::http {
-
-// The buffers of one burst of requests (pooled per loop, see work_pool).
-struct connection_work {
-  request_reader reader;
-  response_writer writer;
-  route_match route;  // kept here: its fallback response is built once per pooled object
-  clock::time_point started{};  // the turn the request under way's head was parsed in (dump)
-  // Capacity kept for the next burst; a burst that needed more gives it back.
-  static constexpr std::size_t keep_bytes = 64 * 1024;
-  void reset() noexcept {
-    reader.reset(keep_bytes);
-    writer.reset(keep_bytes);
-  }
-};
-
-// Enough for the bursts one loop serves at once in practice; a spike's extra is freed. Room is
-// made up front, so taking one back never allocates (and cannot fail).
-constexpr std::size_t max_kept_work = 256;
-
-work_pool::work_pool() { free_.reserve(max_kept_work); }
-
-work_pool::~work_pool() {
-  for (connection_work* w : free_) delete w;
-}
-
-connection_work* work_pool::acquire() {
-  if (free_.empty()) return new connection_work;
-  connection_work* w = free_.back();
-  free_.pop_back();
-  return w;
-}
-
-void work_pool::release(connection_work* w) noexcept {
-  w->reset();
-  if (free_.size() < free_.capacity()) free_.push_back(w);
-  else delete w;
-}
 
 namespace {
 
