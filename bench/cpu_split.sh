@@ -11,6 +11,7 @@
 # Prints a line per run, then per server and mode the medians with min-max, and the ratios
 # the connection issue sets as targets (each round's ratio against the same round's peer).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nginx_plain.sh"
 build=${1:-build}; rounds=${2:-5}; secs=${3:-5}
 servers=${SERVERS:-c10k-io_uring c10k-epoll reactor-io_uring reactor-epoll nginx}
@@ -20,15 +21,6 @@ work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 hz=$(getconf CLK_TCK)
 
-# Sums utime and stime (ticks) of the given processes, every thread counted.
-cpu_ticks() {
-  local u=0 s=0 pid
-  for pid in "$@"; do
-    read -r pu ps < <(awk '{print $14, $15}' "/proc/$pid/stat")
-    u=$((u + pu)); s=$((s + ps))
-  done
-  echo "$u $s"
-}
 
 cat > "$work/pipeline.lua" <<'LUA'
 -- 16 requests per write: wrk's own pipelining script, reduced to GET /plain.
@@ -89,7 +81,6 @@ done
 
 echo "--- medians (min-max) over $rounds rounds of ${secs}s; 64 connections; server on CPU 0, wrk on CPU 1"
 printf '%-18s %-10s %22s %20s %20s %20s\n' server mode requests/s "user ns/req" "sys ns/req" "cpu ns/req"
-median() { sort -g | awk -v f="${1:-%.0f}" '{v[NR] = $1} END {m = int((NR + 1) / 2); printf f " (" f "-" f ")", v[m], v[1], v[NR]}'; }
 for mode in $modes; do
   for s in $servers; do
     line=$(printf '%-18s %-10s' "$s" "$mode")

@@ -12,6 +12,7 @@
 # metrics' cost (goal <= 1.02) and the access log's cost, c10k's beside nginx's (goal: c10k's
 # at most nginx's). c10k-server runs with its stall watchdog on (its default) in every case.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nginx_plain.sh"
 build=${1:-build}; rounds=${2:-5}; secs=${3:-5}
 servers="c10k-nometrics c10k-metrics c10k-metrics-log nginx-log-off nginx-log-on"
@@ -19,15 +20,6 @@ work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 hz=$(getconf CLK_TCK)
 
-# Sums utime and stime (ticks) of the given processes, every thread counted.
-cpu_ticks() {
-  local u=0 s=0 pid
-  for pid in "$@"; do
-    read -r pu ps < <(awk '{print $14, $15}' "/proc/$pid/stat")
-    u=$((u + pu)); s=$((s + ps))
-  done
-  echo "$u $s"
-}
 
 declare -A pids ports
 port=18400
@@ -74,7 +66,6 @@ done
 
 echo "--- medians (min-max) over $rounds rounds of ${secs}s; GET /plain, 64 connections; server on CPU 0, wrk on CPU 1"
 printf '%-18s %22s %20s %20s %20s\n' server requests/s "user ns/req" "sys ns/req" "cpu ns/req"
-median() { sort -g | awk -v f="${1:-%.0f}" '{v[NR] = $1} END {m = int((NR + 1) / 2); printf f " (" f "-" f ")", v[m], v[1], v[NR]}'; }
 for s in $servers; do
   line=$(printf '%-18s' "$s")
   for col in 4 5 6 7; do

@@ -11,6 +11,7 @@
 # Prints a line per run, medians with min-max per proxy, and the per-round ratios of c10k to
 # nginx (the goal: CPU per request at most 0.8x nginx's, p99 no worse).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 build=${1:-build}; rounds=${2:-5}; secs=${3:-5}
 proxies=${PROXIES:-c10k-io_uring c10k-epoll nginx}
 PATH=$PATH:/usr/sbin
@@ -57,11 +58,7 @@ if [[ " $proxies " == *" nginx "* ]]; then
   master=$(cat "$work/px.pid"); pids[nginx]="$master $(pgrep -P "$master" | tr '\n' ' ')"
 fi
 
-cpu_ticks() {
-  local t=0 pid
-  for pid in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
-  echo $t
-}
+cpu_total() { local u s; read -r u s < <(cpu_ticks "$@"); echo $((u + s)); }
 p99_us() {  # wrk --latency's 99% line, in microseconds
   awk '$1 == "99%" {v = $2; if (v ~ /us$/) {sub("us", "", v); print v} else if (v ~ /ms$/) {sub("ms", "", v); print v * 1000} else {sub("s", "", v); print v * 1000000}}'
 }
@@ -69,10 +66,10 @@ p99_us() {  # wrk --latency's 99% line, in microseconds
 run_one() {
   local p=$1 out t0 t1 reqs
   # shellcheck disable=SC2086
-  t0=$(cpu_ticks ${pids[$p]})
+  t0=$(cpu_total ${pids[$p]})
   out=$(taskset -c 1 wrk -t1 -c64 -d"${secs}s" --latency "http://127.0.0.1:${ports[$p]}/plain")
   # shellcheck disable=SC2086
-  t1=$(cpu_ticks ${pids[$p]})
+  t1=$(cpu_total ${pids[$p]})
   reqs=$(awk '/requests in/ {print $1}' <<< "$out")
   local errs; errs=$(grep -E 'Non-2xx|Socket errors' <<< "$out" | tr '\n' ' ' || true)
   local cpu_ns=$(( (t1 - t0) * 1000000000 / hz / reqs )) rps p99
@@ -86,7 +83,6 @@ for ((r = 1; r <= rounds; r++)); do
   for p in $proxies; do run_one "$p"; done
 done
 
-median() { sort -g | awk -v f="${1:-%.0f}" '{v[NR] = $1} END {m = int((NR + 1) / 2); printf f " (" f "-" f ")", v[m], v[1], v[NR]}'; }
 echo "--- medians (min-max) over $rounds rounds of ${secs}s; 64 connections; proxy on CPU 0, upstream nginx and wrk on CPU 1"
 printf '%-16s %24s %22s %22s\n' proxy requests/s "cpu ns/req" "p99 us"
 for p in $proxies; do

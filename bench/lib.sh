@@ -1,0 +1,14 @@
+# Sourced by the wrk scripts (cpu_split.sh, observability.sh, proxy.sh): what they measure with.
+
+# Sums utime and stime (clock ticks) of the given processes, every thread counted; prints "U S".
+cpu_ticks() {
+  local u=0 s=0 pid pu ps
+  for pid in "$@"; do
+    read -r pu ps < <(awk '{print $14, $15}' "/proc/$pid/stat")
+    u=$((u + pu)); s=$((s + ps))
+  done
+  echo "$u $s"
+}
+
+# Reads numbers, one per line; prints "median (min-max)" in the printf format $1 (%.0f).
+median() { sort -g | awk -v f="${1:-%.0f}" '{v[NR] = $1} END {m = int((NR + 1) / 2); printf f " (" f "-" f ")", v[m], v[1], v[NR]}'; }
