@@ -11,7 +11,7 @@ JOBS        ?= $(shell nproc)
 PREFIX      ?= /usr/local
 
 # What the build needs, by Debian package name.
-DEBS := cmake g++ make pkg-config libfmt-dev liburing-dev libboost-context-dev libgtest-dev libcli11-dev libbenchmark-dev
+DEBS := cmake g++ make pkg-config libfmt-dev liburing-dev libboost-context-dev libgtest-dev libcli11-dev libbenchmark-dev libssl-dev openssl
 
 # What the benchmark adds: nginx (the external reference) and gnuplot (the figures).
 BENCH_DEBS := nginx-light gnuplot-nox

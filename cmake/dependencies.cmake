@@ -20,6 +20,9 @@ c10k_require(URING_FOUND "liburing >= 2.3" "liburing-dev")
 find_package(Boost 1.74 QUIET CONFIG COMPONENTS context)
 c10k_require(Boost_FOUND "Boost.Context" "libboost-context-dev")
 
+find_package(OpenSSL 3 QUIET)
+c10k_require(OPENSSL_FOUND "OpenSSL 3" "libssl-dev")
+
 if(C10K_BUILD_EXAMPLES OR C10K_BUILD_BENCH)
   find_package(CLI11 QUIET CONFIG)
   c10k_require(CLI11_FOUND "CLI11" "libcli11-dev")

@@ -109,6 +109,12 @@ int main(int argc, char** argv) {
   app.add_flag("--access-log-json", opt.access_log_json, "access log as JSON lines instead of nginx's combined format");
   bool debug_endpoints = false;
   app.add_flag("--debug-endpoints", debug_endpoints, "serve /debug/tasks: what every connection and fiber waits on");
+  std::string tls_cert, tls_key;
+  app.add_option("--tls-cert", tls_cert, "PEM certificate (leaf, then its chain): serve HTTPS")->check(CLI::ExistingFile);
+  app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert")->check(CLI::ExistingFile);
+  std::uint16_t tls_port = 0;
+  auto* tls_port_opt = app.add_option("--tls-port", tls_port,
+                                      "serve HTTPS on this port and plain HTTP on --port (without it, --port speaks HTTPS)");
   unsigned stall_ms = 100;
   app.add_option("--stall-threshold-ms", stall_ms, "log a loop that stays away from its poll this long (0: no watchdog)")
       ->capture_default_str();
@@ -128,6 +134,12 @@ int main(int argc, char** argv) {
   opt.fiber_connections = mode == "fiber";
   opt.metrics = !no_metrics;
   opt.stall_threshold = std::chrono::milliseconds(stall_ms);
+  if (tls_cert.empty() != tls_key.empty()) {
+    fmt::print(stderr, "c10k-server: --tls-cert and --tls-key go together\n");
+    return 2;
+  }
+  if (!tls_cert.empty()) opt.tls.certificates.push_back({tls_cert, tls_key});
+  if (*tls_port_opt) opt.tls_port = tls_port;
 
   // The routes as plain functions: coroutine mode calls each in place (never_blocks), fiber mode
   // runs each on its connection's fiber (where it could block, fiber::await-ing).
@@ -181,8 +193,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   const unsigned threads = opt.threads ? opt.threads : available_cpus();
+  std::string where = srv.tls_port() == srv.port() ? "https" + url_of(opt.host, srv.port()).substr(4) : url_of(opt.host, srv.port());
+  if (srv.tls_port() && srv.tls_port() != srv.port()) where += " and https" + url_of(opt.host, srv.tls_port()).substr(4);
   fmt::print("c10k-server: serving {} on {} with {} thread{}, {} handlers, up to {} connections{}\n",
-             url_of(opt.host, srv.port()), srv.backend_name(), threads, threads == 1 ? "" : "s", mode,
+             where, srv.backend_name(), threads, threads == 1 ? "" : "s", mode,
              srv.max_connections(), root.empty() ? "" : ", files from " + root + " at /static/");
   std::fflush(stdout);
   auto r = srv.run();  // returns after SIGINT/SIGTERM and a graceful stop

@@ -13,6 +13,10 @@
 // With server_options::fiber_connections this same coroutine runs on a fiber of its own, which
 // parks wherever the coroutine would suspend (coroutine_host.hpp), so blocking-style handlers
 // run on the connection's stack.
+//
+// A TLS connection (server_options::tls) is served by a task of its own for its whole life,
+// like a fiber's (serve_hosted): its handshake first, then the same bursts, with every byte
+// going through its tls::stream (connection_io::tls).
 #include <sys/socket.h>
 #include <netinet/in.h>
 
@@ -46,8 +50,9 @@ namespace {
 // resumes no coroutine but calls on_ready(), which starts a burst.
 class connection final : public connection_entry {
  public:
-  connection(tcp_stream s, loop_state& st) : stream(std::move(s)), state(st), deadline(*st.loop), active_() {
+  connection(tcp_stream s, loop_state& st, bool secure) : stream(std::move(s)), state(st), deadline(*st.loop), active_() {
     fiber_mode_ = st.options->fiber_connections;
+    hosted_ = fiber_mode_ || secure;
     state.link(*this);
     if (state.observing) opened();
   }
@@ -61,14 +66,18 @@ class connection final : public connection_entry {
   // True while it waits idle in this object alone (no task or fiber owns it then).
   bool hibernating() const noexcept { return waiting_; }
   // The burst serving it (coroutine mode), while one does; else a null handle.
-  std::coroutine_handle<> running_burst() const noexcept { return waiting_ || fiber_mode_ ? nullptr : active_.burst; }
-  // Fiber mode: the scope of the fiber's idle wait, while it waits (nullptr: it does not).
+  std::coroutine_handle<> running_burst() const noexcept { return waiting_ || hosted_ ? nullptr : active_.burst; }
+  // Served by a task of its own (a fiber, or TLS): the scope of its idle wait or handshake,
+  // while it waits there (nullptr: it does not).
   void set_fiber_idle(cancel_scope* s) noexcept { active_.fiber_idle = s; }
-  // Fiber mode: the fiber serving it (for the task dump).
+  // Served by a task of its own: the fiber serving it (0: a coroutine task), for the dump.
   void set_fiber_id(std::uint64_t id) noexcept {
     active_.fiber_id = id;
     active_.fiber_started = true;
   }
+  // A TLS connection: its session, once the handshake is over (nullptr: none yet, or plain).
+  tls::stream* tls() const noexcept { return hosted_ ? active_.tls : nullptr; }
+  void set_tls(tls::stream* s) noexcept { active_.tls = s; }
   // The buffers of the burst serving it (nullptr: none), for the task dump.
   void set_work(connection_work* w) noexcept { active_.work = w; }
   // Appends what the connection waits on to out (the task dump; on its loop's thread).
@@ -76,7 +85,7 @@ class connection final : public connection_entry {
   // Ends the wait for a next request, when it waits idle (the deadline, a graceful stop).
   void cancel_idle(std::error_code reason) noexcept {
     if (waiting_) state.loop->io().cancel(idle_);
-    else if (fiber_mode_ && active_.fiber_idle) active_.fiber_idle->cancel(reason);
+    else if (hosted_ && active_.fiber_idle) active_.fiber_idle->cancel(reason);
   }
   // Records the burst that serves it now (a null handle when it ends).
   void set_running_burst(std::coroutine_handle<> b) noexcept { active_.burst = b; }
@@ -106,6 +115,7 @@ class connection final : public connection_entry {
   void start_burst(recv_buffer first);
   bool waiting_ = false;  // idle_ was started and on_ready has not taken its result yet
   bool fiber_mode_ = false;  // served on a fiber of its own (server_options::fiber_connections)
+  bool hosted_ = false;      // served by a task of its own: fiber mode, or TLS
   // What the connection has while it is not waiting idle in this object (it fits in the
   // idle receive's room, so the dump's fields cost an idle connection nothing).
   struct active {
@@ -113,7 +123,8 @@ class connection final : public connection_entry {
     cancel_scope* fiber_idle = nullptr;   // fiber mode: the scope of the fiber's idle wait
     connection_work* work = nullptr;      // the buffers of the burst serving it, if any
     std::uint64_t fiber_id = 0;           // fiber mode: the fiber serving it
-    bool fiber_started = false;           // fiber mode: that fiber began to serve it
+    tls::stream* tls = nullptr;           // TLS: the session, after its handshake
+    bool fiber_started = false;           // hosted: its task or fiber began to serve it
   };
   static_assert(sizeof(active) <= sizeof(operation));
   // Idle (waiting_): the receive, handed to the backend as it is, with no awaiter around it,
@@ -161,6 +172,7 @@ connection::~connection() {
       case connection_phase::head: r = close_reason::timeout_head; break;
       case connection_phase::body: r = close_reason::timeout_body; break;
       case connection_phase::write: r = close_reason::timeout_write; break;
+      case connection_phase::handshake: r = close_reason::tls_handshake; break;
       default: break;
     }
   }
@@ -210,11 +222,20 @@ class work_lease {
   connection_work* work_;
 };
 
+// Tells a TLS peer that the server closes (close_notify), so that a body that ends with the
+// connection is known to be whole; bounded at 1 s, outside the connection's scope.
+task<void> send_close_notify(tcp_stream& socket, tls::stream& secure) {
+  const std::span<const char> out = secure.seal_close();
+  (void)co_await with_timeout(std::chrono::seconds(1), socket.write_all(std::string_view(out.data(), out.size())));
+  secure.output_sent();
+}
+
 // Closes like nginx's lingering close: stop sending, then read and drop what the client still
 // sends (bounded in bytes, per read and in all), so the kernel does not answer it with a reset
 // that could destroy the response still on its way.
 task<void> linger_close(connection_io& io) {
   io.deadline.enter_untimed(connection_phase::linger);
+  if (io.tls) co_await send_close_notify(io.stream, *io.tls);
   (void)io.stream.shutdown(SHUT_WR);
   const clock::time_point until = io.loop.now() + io.options.lingering_time;
   std::array<char, 4096> sink;
@@ -307,7 +328,8 @@ class burst {
 // that follow without a pause, until the connection is idle again (nothing unanswered, every
 // response sent): returns true then, false when the connection must close. What a request
 // needs lives in this frame and in a pooled work object, both given back when the burst ends.
-// Coro is task<bool> on a fiber (serve_on_fiber awaits it), burst in coroutine mode.
+// Coro is task<bool> on a task of the connection's own (serve_hosted awaits it), burst in
+// coroutine mode.
 template <typename Coro>
 Coro serve_requests(connection& c, recv_buffer first) {
   const server_options& opt = *c.state.options;
@@ -317,7 +339,7 @@ Coro serve_requests(connection& c, recv_buffer first) {
   c.set_work(work.get());
   request_reader& reader = work->reader;
   response_writer& writer = work->writer;
-  connection_io io{c.stream, scope, c.deadline, opt, *c.state.loop, c.state.metrics.get()};
+  connection_io io{c.stream, scope, c.deadline, opt, *c.state.loop, c.state.metrics.get(), c.tls()};
   reader.configure(opt.limits, opt.max_body_bytes, &c.state.head_parses);
   writer.bind(io);
   connection_input input(io, reader);
@@ -432,31 +454,78 @@ Coro serve_requests(connection& c, recv_buffer first) {
   co_return false;
 }
 
-// A connection's whole life on a fiber of its own (fiber_connections), which runs its
-// coroutines on the fiber's stack, so blocking handlers block that fiber: one fiber serves
-// every request of the connection, and it waits idle on that fiber too.
-task<void> serve_on_fiber(burst_owner owner) {
+// Answers plain HTTP sent to a TLS port with a plain-text 400 (what nginx does too), then
+// closes as after any refused request.
+task<void> plain_http_hint(connection& c) {
+  static constexpr std::string_view hint =
+      "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 48\r\nConnection: close\r\n\r\n"
+      "This port speaks HTTPS, not plain HTTP: use TLS\n";
+  (void)co_await with_timeout(std::chrono::seconds(1), c.stream.write_all(hint));
+  cancel_scope scope;
+  connection_io io{c.stream, scope, c.deadline, *c.state.options, *c.state.loop};
+  co_await linger_close(io);
+}
+
+// A TLS connection's handshake, within tls_handshake_timeout of accept (a graceful stop ends
+// it too); returns whether it succeeded. A failure closes the connection with one debug line.
+task<bool> handshake(connection& c, const tls::context& ctx, tls::stream& secure) {
+  auto made = tls::stream::accept(ctx, c.stream);
+  if (!made) co_return c.closing(close_reason::error);
+  secure = std::move(*made);
+  cancel_scope scope;
+  c.deadline.enter(connection_phase::handshake, c.state.loop->now() + c.state.options->tls_handshake_timeout);
+  c.deadline.retarget(&scope);
+  c.set_fiber_idle(&scope);
+  const result<void> done = co_await in_scope(scope, secure.handshake());
+  c.set_fiber_idle(nullptr);
+  c.deadline.retarget(nullptr);
+  if (done) {
+    c.set_tls(&secure);
+    co_return true;
+  }
+  c.reason = close_reason::tls_handshake;
+  const auto peer = c.stream.peer();
+  log(log_level::debug, "TLS handshake from {} failed: {}{}{}", peer ? peer->to_string() : std::string("?"),
+      done.error().message(), secure.error_detail().empty() ? "" : ": ", secure.error_detail());
+  if (done.error() == tls::errc::plain_http) co_await plain_http_hint(c);
+  co_return false;
+}
+
+// A connection's whole life on a task of its own: on a fiber (fiber_connections), which runs
+// its coroutines on the fiber's stack, so blocking handlers block that fiber; or, for TLS in
+// coroutine mode, as a coroutine task. It waits idle there too (no hibernation in the
+// connection object: a TLS session's next bytes may already be inside OpenSSL).
+task<void> serve_hosted(burst_owner owner, tls::context tls_ctx) {
   connection& c = *owner;
   const server_options& o = *c.state.options;
-  if (const detail::fiber_core* f = detail::fiber_core::current()) c.set_fiber_id(f->id());
+  const detail::fiber_core* f = detail::fiber_core::current();
+  c.set_fiber_id(f ? f->id() : 0);
+  tls::stream secure;
+  if (tls_ctx) {
+    const bool ok = co_await handshake(c, tls_ctx, secure);
+    if (!ok) co_return;
+  }
   for (;;) {
-    if (c.state.draining) co_return;
+    if (c.state.draining) break;
     cancel_scope idle;  // the deadline, or a graceful stop, ends this wait alone
     c.deadline.enter(connection_phase::idle, c.state.loop->now() + (c.served == 0 ? o.header_timeout : o.keepalive_timeout));
     c.deadline.retarget(&idle);
     c.set_fiber_idle(&idle);
-    auto got = co_await in_scope(idle, c.stream.receive());
+    result<recv_buffer> got = std::errc::io_error;
+    if (tls_ctx) got = co_await in_scope(idle, secure.receive());
+    else got = co_await in_scope(idle, c.stream.receive());
     c.set_fiber_idle(nullptr);
     c.deadline.retarget(nullptr);
     if (!got || got->empty()) {  // timed out, drained, or the client left: just close
       c.receive_failed(got ? std::error_code{} : got.error());
-      co_return;
+      break;
     }
     if (c.state.metrics) c.state.metrics->bytes_in += got->size();
     const bool idle_again = co_await serve_requests<task<bool>>(c, std::move(*got));
     c.set_work(nullptr);
-    if (!idle_again) co_return;
+    if (!idle_again) break;
   }
+  if (tls_ctx && c.reason != close_reason::client && c.reason != close_reason::refused) co_await send_close_notify(c.stream, secure);
 }
 
 void connection::wait_idle(bool fresh) {
@@ -519,13 +588,14 @@ void connection::describe(std::string& out) const {
     peer_text = address::from(reinterpret_cast<const sockaddr*>(&ss), len).to_string();
   fmt::format_to(at, "  connection fd {} peer {}, {} request(s) served", fd, peer_text, served);
   if (fiber_mode_ && active_.fiber_started) fmt::format_to(at, ", on fiber {} \"http connection\"", active_.fiber_id);
+  if (hosted_ && !waiting_ && active_.tls) fmt::format_to(at, ", {}", active_.tls->version());
   out += ": ";
   const clock::time_point deadline_at = deadline.wanted();
   const connection_work* work = waiting_ ? nullptr : active_.work;
-  const bool idle = waiting_ || (fiber_mode_ && active_.fiber_idle);
+  const bool idle = waiting_ || (hosted_ && active_.fiber_idle && deadline.phase() == connection_phase::idle);
   const clock::duration idle_for = served == 0 ? clock::duration(o.header_timeout) : clock::duration(o.keepalive_timeout);
-  if (fiber_mode_ && !active_.fiber_started) {
-    out += "accepted, its fiber not started yet";
+  if (hosted_ && !active_.fiber_started) {
+    out += fiber_mode_ ? "accepted, its fiber not started yet" : "accepted, its task not started yet";
   } else if (idle) {
     fmt::format_to(at, "idle, waiting for a {} request (receive) since {} ago", served == 0 ? "first" : "next",
                    seconds_between(deadline_at - idle_for, now));
@@ -551,6 +621,9 @@ void connection::describe(std::string& out) const {
       case connection_phase::linger:
         out += "lingering close: reading and dropping what the client still sends (receive)";
         break;
+      case connection_phase::handshake:
+        out += "TLS handshake (receive)";
+        break;
     }
   }
   if (deadline_at == clock::time_point::max()) out += ", no deadline";
@@ -564,18 +637,20 @@ void connection::describe(std::string& out) const {
 
 }  // namespace
 
-void start_connection(tcp_stream stream, loop_state& state) {
-  auto* c = new connection(std::move(stream), state);
+void start_connection(tcp_stream stream, loop_state& state, const tls::context* tls_ctx) {
+  auto* c = new connection(std::move(stream), state, tls_ctx != nullptr);
   const server_options& o = *state.options;
   if (!o.fiber_connections) {
-    c->wait_idle(/*fresh=*/true);
+    if (tls_ctx) state.loop->spawn_now(serve_hosted(burst_owner(c), *tls_ctx));
+    else c->wait_idle(/*fresh=*/true);
     return;
   }
   fiber_options fo;
   if (o.fiber_stack_size) fo.stack_size = o.fiber_stack_size;
   fo.hosts_coroutines = true;
   fo.name = "http connection";  // (fits std::string's inline room: no allocation)
-  (void)spawn_fiber(*state.loop, [t = serve_on_fiber(burst_owner(c))]() mutable { fiber::await(std::move(t)); }, std::move(fo));
+  task<void> t = serve_hosted(burst_owner(c), tls_ctx ? *tls_ctx : tls::context{});
+  (void)spawn_fiber(*state.loop, [t = std::move(t)]() mutable { fiber::await(std::move(t)); }, std::move(fo));
 }
 
 void cancel_idle(connection_entry& e) noexcept {

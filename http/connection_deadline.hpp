@@ -19,6 +19,7 @@ enum class connection_phase : std::uint8_t {
   handler,  // the handler runs: no deadline (handler time never counts against the client)
   write,    // a response is being sent: send_timeout for each write to make progress
   linger,   // lingering close: lingering_timeout per read, lingering_time in all
+  handshake,  // a TLS handshake: tls_handshake_timeout from accept
 };
 
 // When the deadline passes, its target is cancelled with timed_out: the idle wait while the

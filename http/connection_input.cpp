@@ -23,7 +23,9 @@ task<result<void>> connection_input::receive() {
   } else {
     io_.deadline.enter(connection_phase::head, head_since_ + o.header_timeout);
   }
-  auto got = co_await in_scope(io_.scope, io_.stream.receive());
+  result<recv_buffer> got = std::errc::io_error;
+  if (io_.tls) got = co_await in_scope(io_.scope, io_.tls->receive());
+  else got = co_await in_scope(io_.scope, io_.stream.receive());
   if (!got) co_return got.error();
   if (got->empty()) co_return std::errc::connection_aborted;  // the client left mid-request
   if (io_.metrics) io_.metrics->bytes_in += got->size();

@@ -6,6 +6,7 @@
 #include "c10k/event_loop.hpp"
 #include "c10k/http/server_options.hpp"
 #include "c10k/tcp_stream.hpp"
+#include "c10k/tls/stream.hpp"
 #include "connection_deadline.hpp"
 #include "loop_metrics.hpp"
 
@@ -18,6 +19,7 @@ struct connection_io {
   const server_options& options;
   event_loop& loop;
   loop_metrics* metrics = nullptr;  // the loop's, when server_options::metrics (bytes received)
+  tls::stream* tls = nullptr;       // a TLS connection's session: every byte goes through it
 };
 
 // True when a body that began to be waited for at `since` and has brought `bytes` is too slow:

@@ -29,10 +29,12 @@ enum class close_reason : std::uint8_t {
   timeout_head,     // header_timeout
   timeout_body,     // body_timeout or min_body_bytes_per_second
   timeout_write,    // send_timeout
+  tls_handshake,    // a TLS handshake that failed or timed out (or plain HTTP on a TLS port)
   count
 };
-constexpr std::array<std::string_view, 9> close_reason_names{
-    "client", "server", "refused", "error", "limit", "timeout_idle", "timeout_head", "timeout_body", "timeout_write"};
+constexpr std::array<std::string_view, 10> close_reason_names{
+    "client", "server", "refused", "error", "limit", "timeout_idle", "timeout_head", "timeout_body", "timeout_write",
+    "tls_handshake"};
 
 // Upper bounds of the request-duration histogram in seconds, log-spaced from 100 us to 10 s.
 constexpr std::array<double, 16> duration_bounds{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "c10k/http/router.hpp"
 #include "c10k/http/server_options.hpp"
 #include "c10k/tcp_listener.hpp"
+#include "c10k/tls/context.hpp"
 #include "access_log.hpp"
 #include "loop_metrics.hpp"
 #include "stall_watchdog.hpp"
@@ -61,13 +63,33 @@ struct connection_cap {
   }
 };
 
+// The server's TLS context, which a certificate reload replaces while the loops accept: each
+// TLS connection takes the one current at its accept and keeps it.
+class tls_source {
+ public:
+  tls::context current() const {
+    std::lock_guard lock(mu_);
+    return ctx_;
+  }
+  void replace(tls::context c) {
+    std::lock_guard lock(mu_);
+    ctx_ = std::move(c);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  tls::context ctx_;
+};
+
 struct loop_state {
   event_loop* loop = nullptr;
   const router* routes = nullptr;
   const server_options* options = nullptr;
-  tcp_listener listener;
+  tcp_listener listener;      // plain HTTP, or TLS when tls_port is unset
+  tcp_listener tls_listener;  // TLS, when server_options::tls_port is set
+  const tls_source* tls = nullptr;  // the server's, when TLS is on
   bool draining = false;
-  bool accepting = false;
+  unsigned accepting = 0;     // accept loops still running
   connection_entry* connections = nullptr;
   std::atomic<std::size_t> connection_count{0};
   connection_cap* cap = nullptr;  // the server's; the accept loop reserves, unlink() releases
@@ -122,7 +144,8 @@ struct loop_state {
 // Serves one connection until it closes: waits idle in a small object of its own, and serves
 // each burst of requests in a coroutine (on a fiber, with fiber_connections) that ends when
 // the connection is idle again.
-void start_connection(tcp_stream stream, loop_state& state);
+// tls_ctx: a TLS connection's context (nullptr: plain HTTP), served by a task of its own.
+void start_connection(tcp_stream stream, loop_state& state, const tls::context* tls_ctx = nullptr);
 // Appends one line per connection of this loop saying what it waits on, since when, its
 // deadline and its request line (the task dump; on the loop's own thread).
 void describe_connections(const loop_state& state, std::string& out);

@@ -2,10 +2,13 @@
 
 #include <array>
 #include <cstdio>
+#include <memory>
+#include <unistd.h>
 
 #include "c10k/detail/iovec_span.hpp"
 #include "c10k/http/date.hpp"
 #include "c10k/log.hpp"
+#include "c10k/offload.hpp"
 
 namespace c10k::http {
 namespace {
@@ -153,7 +156,21 @@ task<result<void>> response_writer::send_continue() {
 
 bool send_all::suspend_with(waiter w, cancel_scope*) {
   who_ = w;
+  if (io_.tls && !seal()) return false;
   return write_until_blocked();
+}
+
+// A TLS connection: the plaintext becomes records at once (in memory), and the writes carry
+// the ciphertext, with the same deadline per write as plain bytes.
+bool send_all::seal() {
+  auto sealed = io_.tls->seal(iov_);
+  if (!sealed) {
+    r_ = sealed.error();
+    return false;
+  }
+  sealed_ = iovec{const_cast<char*>(sealed->data()), sealed->size()};
+  iov_ = std::span<iovec>(&sealed_, sealed_.iov_len ? 1 : 0);
+  return true;
 }
 
 // Writes until all is sent, a write fails, or one must wait: returns true in the last case
@@ -187,6 +204,7 @@ void send_all::on_written(void* self) {
 }
 
 task<result<void>> response_writer::send_file(const file_body& f) {
+  if (io_->tls) co_return co_await send_file_sealed(f);
   off_t offset = f.offset();
   std::size_t left = f.length();
   while (left > 0) {
@@ -196,6 +214,35 @@ task<result<void>> response_writer::send_file(const file_body& f) {
     if (*n == 0) co_return std::make_error_code(std::errc::io_error);  // the file shrank
     offset += static_cast<off_t>(*n);
     left -= *n;
+  }
+  co_return result<void>{};
+}
+
+namespace {
+
+// Reads up to n bytes of fd at offset into *buf (on a helper thread: a disk read may block).
+ssize_t read_chunk(std::shared_ptr<std::string> buf, int fd, off_t offset, std::size_t n) {
+  return ::pread(fd, buf->data(), std::min(n, buf->size()), offset);
+}
+
+}  // namespace
+
+// A file on a TLS connection cannot go by sendfile (the kernel would send it unencrypted): it
+// is read on the helper pool, 64 KiB at a time, and each piece sealed and written.
+task<result<void>> response_writer::send_file_sealed(const file_body& f) {
+  auto buf = std::make_shared<std::string>(64 * 1024, '\0');
+  off_t offset = f.offset();
+  std::size_t left = f.length();
+  while (left > 0) {
+    auto read = offload(&read_chunk, buf, f.fd(), offset, left);
+    auto n = co_await in_scope(io_->scope, std::move(read));
+    if (!n) co_return n.error();
+    if (*n < 0) co_return errno_code(errno);
+    if (*n == 0) co_return std::make_error_code(std::errc::io_error);  // the file shrank
+    iovec piece{buf->data(), static_cast<std::size_t>(*n)};
+    if (auto w = co_await write_all(std::span<iovec>(&piece, 1)); !w) co_return w;
+    offset += static_cast<off_t>(*n);
+    left -= static_cast<std::size_t>(*n);
   }
   co_return result<void>{};
 }
@@ -270,6 +317,13 @@ task<void> response_writer::last_word(int status, std::string_view why) {
   std::string out;
   append_head(out, r, http_date(), false, 1);
   out += r.body();
+  if (io_->tls) {
+    iovec plain{out.data(), out.size()};
+    auto sealed = io_->tls->seal(std::span<const iovec>(&plain, 1));
+    if (sealed) (void)co_await with_timeout(std::chrono::seconds(1), io_->stream.write_all(std::string_view(sealed->data(), sealed->size())));
+    io_->tls->output_sent();
+    co_return;
+  }
   (void)co_await with_timeout(std::chrono::seconds(1), io_->stream.write(std::span<const char>(out.data(), out.size())));
 }
 

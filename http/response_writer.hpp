@@ -37,9 +37,13 @@ class [[nodiscard]] send_all final : public waiter_awaitable<send_all> {
   // Starts writing; returns true when `w` will be resumed once all is written or a write failed.
   bool suspend_with(waiter w, cancel_scope* ignored);
   // The error that ended the writes, or success.
-  result<void> await_resume() noexcept { return r_; }
+  result<void> await_resume() noexcept {
+    if (io_.tls) io_.tls->output_sent();
+    return r_;
+  }
 
  private:
+  bool seal();
   bool write_until_blocked();
   bool take_written() noexcept;
   static void on_written(void* self);
@@ -49,6 +53,7 @@ class [[nodiscard]] send_all final : public waiter_awaitable<send_all> {
   std::optional<io_awaiter> write_;
   waiter who_;
   result<void> r_;
+  iovec sealed_{};  // a TLS connection's ciphertext, which is what gets written
 };
 
 class response_writer {
@@ -99,6 +104,7 @@ class response_writer {
   std::span<iovec> gather_bytes();
   task<result<void>> flush_with_files();
   task<result<void>> send_file(const file_body& f);
+  task<result<void>> send_file_sealed(const file_body& f);
   std::span<iovec> merged(std::size_t from, std::size_t to);
 
   connection_io* io_ = nullptr;

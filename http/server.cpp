@@ -51,9 +51,12 @@ struct at_frame_end {
   }
 };
 
-void close_listener(loop_state& st) { st.listener.close(); }
+void close_listener(loop_state& st) {
+  st.listener.close();
+  st.tls_listener.close();
+}
 
-// The accept loop closes the loop's listener when it goes, so no listener outlives the loop it
+// An accept loop closes the loop's listeners when it goes, so no listener outlives the loop it
 // points to (a start() that failed on another loop destroys this one).
 using listener_closer = at_frame_end<close_listener>;
 // The idle reaper closes the loop's connections when it goes, which is when the loop is
@@ -71,10 +74,10 @@ task<void> idle_reaper(idle_closer) { co_await std::suspend_always{}; }
 // overshoot the cap; over it, the connection is closed at once (cheaper than letting it queue),
 // and the first refusal of an episode is logged. When the fd table is full, accepting pauses
 // instead of spinning on a listener that stays readable.
-task<void> accept_loop(loop_state& st, listener_closer) {
+task<void> accept_loop(loop_state& st, tcp_listener& listener, bool secure, listener_closer) {
   bool reported = false;
   while (!st.draining) {
-    auto s = co_await st.listener.accept();
+    auto s = co_await listener.accept();
     if (s) {
       reported = false;
       if (st.metrics) ++st.metrics->accepted;
@@ -86,7 +89,12 @@ task<void> accept_loop(loop_state& st, listener_closer) {
         continue;
       }
       (void)s->set_nodelay();
-      start_connection(std::move(*s), st);
+      if (secure) {
+        const tls::context ctx = st.tls->current();
+        start_connection(std::move(*s), st, &ctx);
+      } else {
+        start_connection(std::move(*s), st);
+      }
       continue;
     }
     const std::error_code ec = s.error();
@@ -98,7 +106,7 @@ task<void> accept_loop(loop_state& st, listener_closer) {
     }
     // Anything else (ECONNABORTED, ...) concerns one connection only: go on.
   }
-  st.accepting = false;
+  --st.accepting;
   st.finish_drain_if_done();
 }
 
@@ -120,11 +128,45 @@ task<void> access_log_flusher(loop_state& st) {
   }
 }
 
+// Binds n listeners (SO_REUSEPORT) to host:port, before any thread starts, so that a port in
+// use is reported to the caller; with port 0 the first bind picks the port the others share,
+// stored in `bound`. Returns their fds, or the error.
+result<std::vector<int>> bind_listeners(const std::string& host, std::uint16_t port, unsigned n, const listen_options& lo,
+                                        std::uint16_t& bound) {
+  auto at = address::parse(host, port);
+  if (!at) return at.error();
+  // SO_REUSEPORT would let this server share a port with another one that also set it; a
+  // probe bind without it tells a port in use apart.
+  if (port != 0) {
+    auto probe = tcp_listener::bind_socket(*at, {.backlog = 1, .reuse_port = false});
+    if (!probe) return probe.error();
+    ::close(*probe);
+  }
+  std::vector<int> fds;
+  for (unsigned i = 0; i < n; ++i) {
+    auto fd = tcp_listener::bind_socket(*at, lo);
+    if (!fd) {
+      for (int f : fds) ::close(f);
+      return fd.error();
+    }
+    fds.push_back(*fd);
+    if (i == 0) {
+      sockaddr_storage ss;
+      socklen_t len = sizeof ss;
+      ::getsockname(*fd, reinterpret_cast<sockaddr*>(&ss), &len);
+      bound = address::from(reinterpret_cast<sockaddr*>(&ss), len).port();
+      at = address::parse(host, bound);
+    }
+  }
+  return fds;
+}
+
 void begin_drain(loop_state& st) {
   if (st.draining) return;
   st.draining = true;
   st.accept_scope.cancel();
   st.listener.close();
+  st.tls_listener.close();
   for (connection_entry* c = st.connections; c; c = c->next)
     cancel_idle(*c);
   st.loop->spawn(drain_deadline(st));
@@ -141,6 +183,7 @@ struct server::impl {
   std::vector<std::unique_ptr<loop_state>> loops;
   std::atomic<bool> stop_requested{false};
   std::unique_ptr<stall_watchdog> watchdog;  // while the loops serve, when stall_threshold > 0
+  tls_source tls;                            // when TLS is on
 };
 
 server::server(router routes, server_options options) : impl_(std::make_unique<impl>()), options_(std::move(options)) {
@@ -167,35 +210,29 @@ result<void> server::start() {
   const unsigned n = options_.threads ? options_.threads : available_cpus();
   const listen_options lo{.backlog = options_.backlog, .reuse_port = true, .accept_limit = options_.accept_limit};
 
-  // SO_REUSEPORT would let this server share a port with another one that also set it; a
-  // probe bind without it tells a port in use apart.
-  if (options_.port != 0) {
-    auto probe = tcp_listener::bind_socket(*at, {.backlog = 1, .reuse_port = false});
-    if (!probe) return probe.error();
-    ::close(*probe);
+  const bool tls_on = !options_.tls.certificates.empty();
+  if (tls_on) {
+    auto ctx = tls::context::server(options_.tls);  // (reads the files: before any loop runs)
+    if (!ctx) return ctx.error();
+    impl_->tls.replace(std::move(*ctx));
   }
-
-  // Bind every listener here, before any thread starts, so that a port in use is reported
-  // to the caller; with port 0 the first bind picks the port the others share.
-  std::vector<int> fds;
-  auto close_all = [&fds] {
-    for (int fd : fds) ::close(fd);
+  auto fds = bind_listeners(options_.host, options_.port, n, lo, port_);
+  if (!fds) return fds.error();
+  std::vector<int> tls_fds;
+  if (tls_on && options_.tls_port) {
+    auto more = bind_listeners(options_.host, *options_.tls_port, n, lo, tls_port_);
+    if (!more) {
+      for (int fd : *fds) ::close(fd);
+      return more.error();
+    }
+    tls_fds = std::move(*more);
+  } else if (tls_on) {
+    tls_port_ = port_;
+  }
+  auto close_all = [&fds, &tls_fds] {
+    for (int fd : *fds) ::close(fd);
+    for (int fd : tls_fds) ::close(fd);
   };
-  for (unsigned i = 0; i < n; ++i) {
-    auto fd = tcp_listener::bind_socket(*at, lo);
-    if (!fd) {
-      close_all();
-      return fd.error();
-    }
-    fds.push_back(*fd);
-    if (i == 0) {
-      sockaddr_storage ss;
-      socklen_t len = sizeof ss;
-      ::getsockname(*fd, reinterpret_cast<sockaddr*>(&ss), &len);
-      port_ = address::from(reinterpret_cast<sockaddr*>(&ss), len).port();
-      at = address::parse(options_.host, port_);
-    }
-  }
 
   if (!options_.access_log.empty() && !impl_->access_log) {
     auto sink = access_log_sink::open(options_.access_log);
@@ -224,22 +261,31 @@ result<void> server::start() {
       st.routes = &impl_->routes;
       st.options = &options_;
       st.cap = &impl_->cap;
-      auto l = tcp_listener::adopt(loop, std::exchange(fds[i], -1), lo);
+      auto l = tcp_listener::adopt(loop, std::exchange((*fds)[i], -1), lo);
       if (!l) throw std::system_error(l.error(), "listener");
       st.listener = std::move(*l);
-      st.accepting = true;
+      if (!tls_fds.empty()) {
+        auto t = tcp_listener::adopt(loop, std::exchange(tls_fds[i], -1), lo);
+        if (!t) throw std::system_error(t.error(), "TLS listener");
+        st.tls_listener = std::move(*t);
+      }
+      if (tls_on) st.tls = &impl_->tls;
+      st.accepting = tls_fds.empty() ? 1 : 2;
       st.live_counters = &loop.io().counters();
       st.live_activity = &loop.activity();
       if (st.access_log) loop.spawn(access_log_flusher(st));
       if (i == 0) backend_name_ = loop.io().name();
-      loop.spawn(accept_loop(st, listener_closer(st)));
+      loop.spawn(accept_loop(st, st.listener, tls_on && tls_fds.empty(), listener_closer(st)));
+      if (!tls_fds.empty()) loop.spawn(accept_loop(st, st.tls_listener, true, listener_closer(st)));
       loop.spawn(idle_reaper(idle_closer(st)));
     });
   } catch (const std::system_error& e) {
     // Every loop is gone by now (runtime::start stopped and joined those that started, which
     // closed their listeners); the rest of the state goes with them, so that stats() reads no
     // dead loop and a later start() begins afresh.
-    for (int fd : fds)
+    for (int fd : *fds)
+      if (fd >= 0) ::close(fd);
+    for (int fd : tls_fds)
       if (fd >= 0) ::close(fd);
     impl_->rt.reset();
     impl_->loops.clear();
@@ -271,7 +317,13 @@ result<void> server::run() {
   if (!impl_->rt)
     if (auto r = start(); !r) return r;
   impl_->rt->wait_for_signal([this](int signo) {
-    if (signo == SIGHUP) reopen_access_log();
+    if (signo == SIGHUP) {
+      reopen_access_log();
+      if (!options_.tls.certificates.empty()) {
+        if (auto r = reload_tls(); r) log(log_level::info, "TLS certificates reloaded");
+        else log(log_level::error, "TLS certificates not reloaded ({}): the previous ones stay in use", r.error().message());
+      }
+    }
     if (signo == SIGUSR1) {
       const std::string dump = dump_tasks();
       for (std::size_t done = 0; done < dump.size();) {  // stderr, unbuffered, whole
@@ -301,6 +353,15 @@ server_stats server::stats() const noexcept {
     s.buffers_in_use += b.buffers_in_use;
   }
   return s;
+}
+
+result<void> server::reload_tls() {
+  if (options_.tls.certificates.empty()) return make_error_code(tls::errc::bad_configuration);
+  const tls::context now = impl_->tls.current();
+  auto fresh = now ? now.reload() : tls::context::server(options_.tls);
+  if (!fresh) return fresh.error();
+  impl_->tls.replace(std::move(*fresh));
+  return {};
 }
 
 void server::reopen_access_log() noexcept {

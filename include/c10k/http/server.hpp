@@ -43,11 +43,19 @@ class server {
   // Waits until every loop has ended.
   void wait();
   // start() unless already started, then serve until SIGINT or SIGTERM, then stop() and
-  // wait(); returns start()'s error. Meanwhile SIGHUP reopens the access log.
+  // wait(); returns start()'s error. Meanwhile SIGHUP reopens the access log and reloads the
+  // TLS certificates, and SIGUSR1 writes dump_tasks() to stderr.
   result<void> run();
 
   // The port the server listens on (useful after binding port 0).
   std::uint16_t port() const noexcept { return port_; }
+  // The port that speaks TLS once started: port() without server_options::tls_port, the
+  // bound tls_port with it; 0 when TLS is off.
+  std::uint16_t tls_port() const noexcept { return tls_port_; }
+  // Reads the TLS certificates and keys again (what run() does on SIGHUP): connections
+  // accepted from now on use them, those open keep theirs, and session tickets still resume.
+  // Returns bad_configuration (logged) when a file is refused: the old ones stay. Thread-safe.
+  result<void> reload_tls();
   const server_options& options() const noexcept { return options_; }
   // The backend the loops run on once started ("epoll" when io_uring was asked for but refused).
   std::string_view backend_name() const noexcept { return backend_name_; }
@@ -82,6 +90,7 @@ class server {
   std::unique_ptr<impl> impl_;
   server_options options_;
   std::uint16_t port_ = 0;
+  std::uint16_t tls_port_ = 0;
   std::string_view backend_name_;
 };
 

@@ -5,9 +5,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "c10k/http/parser.hpp"
+#include "c10k/tls/context.hpp"
 
 namespace c10k::http {
 
@@ -84,6 +86,16 @@ struct server_options {
   // default: no watchdog (no thread, and nothing per request), like the other opt-in
   // observability of a server.
   std::chrono::milliseconds stall_threshold{0};
+
+  // TLS (OpenSSL 3), off while tls.certificates is empty. Without tls_port the server's one
+  // port speaks TLS; with it, `port` stays plain HTTP and tls_port speaks TLS (0 picks a free
+  // port: server::tls_port()). A handshake must be over within tls_handshake_timeout of accept
+  // and counts against max_connections; one that fails closes its connection with one debug
+  // log line, and plain HTTP sent to a TLS port gets a plain-text 400 and a close. run()
+  // reloads the certificates on SIGHUP (server::reload_tls()) without closing connections.
+  tls::server_config tls{};
+  std::optional<std::uint16_t> tls_port;
+  std::chrono::milliseconds tls_handshake_timeout{10'000};
 
   // How long a graceful stop waits for requests in flight before closing what is left.
   std::chrono::milliseconds drain_timeout{10'000};
