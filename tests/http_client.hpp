@@ -73,14 +73,14 @@ class http_client {
   }
   http_client(const http_client&) = delete;
   http_client(http_client&& o) noexcept : fd_(o.fd_), buf_(std::move(o.buf_)) { o.fd_ = -1; }
-  ~http_client() {
+  virtual ~http_client() {
     if (fd_ >= 0) ::close(fd_);
   }
 
   void send(const std::string& bytes) {
     std::size_t done = 0;
     while (done < bytes.size()) {
-      ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+      ssize_t n = raw_send(bytes.data() + done, bytes.size() - done);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) throw std::runtime_error("send failed");
       done += static_cast<std::size_t>(n);
@@ -167,7 +167,7 @@ class http_client {
     if (!buf_.empty()) return false;
     char c;
     ssize_t n;
-    do n = ::recv(fd_, &c, 1, 0);
+    do n = raw_recv(&c, 1);
     while (n < 0 && errno == EINTR);
     return n == 0 || (n < 0 && errno == ECONNRESET);
   }
@@ -177,13 +177,18 @@ class http_client {
     fd_ = -1;
   }
 
+ protected:
+  // The byte stream under HTTP: the socket (a TLS client overrides both).
+  virtual ssize_t raw_send(const char* p, std::size_t n) { return ::send(fd_, p, n, MSG_NOSIGNAL); }
+  virtual ssize_t raw_recv(char* p, std::size_t n) { return ::recv(fd_, p, n, 0); }
+
  private:
   bool fill() {
     char tmp[65536];
     ssize_t n;
     // With SO_RCVTIMEO set, an interrupted recv fails with EINTR instead of restarting (io_uring
     // task work in this process can interrupt it): retry.
-    do n = ::recv(fd_, tmp, sizeof tmp, 0);
+    do n = raw_recv(tmp, sizeof tmp);
     while (n < 0 && errno == EINTR);
     if (n <= 0) return false;
     buf_.append(tmp, static_cast<std::size_t>(n));

@@ -17,7 +17,15 @@ namespace c10k::tls::detail {
 struct session {
   session(std::shared_ptr<context_impl> c, tcp_stream& s) noexcept : ctx(std::move(c)), socket(&s) {}
   session(const session&) = delete;
-  ~session() { SSL_free(ssl); }
+  ~session() {
+    // A session freed without a shutdown is marked not resumable (OpenSSL's guard against a
+    // truncated exchange); one that ended well stays resumable, with no more I/O (quiet).
+    if (ssl && !broken && SSL_is_init_finished(ssl)) {
+      SSL_set_quiet_shutdown(ssl, 1);
+      (void)SSL_shutdown(ssl);
+    }
+    SSL_free(ssl);
+  }
 
   // Makes the SSL object and its BIO; returns false when OpenSSL cannot (out of memory).
   bool open(bool as_server);
