@@ -138,7 +138,14 @@ result<ctx_ptr> server_ctx(context_impl& impl, const certificate_files& files) {
   if (SSL_CTX_check_private_key(c.p) != 1) return refused("key " + files.key + " does not match " + files.cert);
   static constexpr unsigned char id[] = "c10k";
   SSL_CTX_set_session_id_context(c.p, id, sizeof id - 1);
-  if (!cfg.session_tickets) SSL_CTX_set_num_tickets(c.p, 0);
+  // Resumption by tickets keeps no state here; a session cache besides them would cost every
+  // full handshake an insertion and a periodic sweep (nginx's default too: no cache).
+  if (cfg.session_tickets) {
+    SSL_CTX_set_session_cache_mode(c.p, SSL_SESS_CACHE_OFF);
+  } else {
+    SSL_CTX_set_num_tickets(c.p, 0);
+    SSL_CTX_set_session_cache_mode(c.p, SSL_SESS_CACHE_SERVER);
+  }
   SSL_CTX_set_alpn_select_cb(c.p, select_alpn, &impl);
   SSL_CTX_set_tlsext_servername_callback(c.p, select_certificate);
   SSL_CTX_set_tlsext_servername_arg(c.p, &impl);
