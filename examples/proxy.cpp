@@ -1,6 +1,7 @@
 // c10k-proxy: a reverse proxy in front of one upstream.
 //
 //   c10k-proxy --port 8080 --upstream 127.0.0.1:8081 [--threads N] [--backend B]
+//   c10k-proxy --port 8080 --upstream https://api.example:443 [--upstream-ca ca.pem]
 //
 // Every request goes to the upstream over a keep-alive pool per loop (http::client), bodies
 // streamed both ways: a request body is forwarded as it arrives, a response body as the
@@ -166,7 +167,10 @@ int main(int argc, char** argv) {
   CLI::App app{"c10k reverse proxy: forwards every request to one upstream over keep-alive connections"};
   app.add_option("--host", opt.host, "address to listen on")->capture_default_str();
   app.add_option("--port", opt.port, "TCP port (0 picks a free one)")->capture_default_str();
-  app.add_option("--upstream", upstream_text, "HOST:PORT to forward to")->required();
+  app.add_option("--upstream", upstream_text, "HOST:PORT, http://HOST:PORT or https://HOST[:PORT] to forward to")->required();
+  std::string upstream_ca;
+  app.add_option("--upstream-ca", upstream_ca, "PEM CA bundle to check an https upstream against (default: the system's)")
+      ->check(CLI::ExistingFile);
   app.add_option("--threads", opt.threads, "event loops, one thread each (0: one per CPU)")->capture_default_str();
   app.add_option("--backend", opt.backend, "event mechanism: auto, io_uring, epoll, epoll-et, poll, select")
       ->check(CLI::IsMember({"auto", "io_uring", "epoll", "epoll-et", "poll", "select"}))
@@ -185,7 +189,7 @@ int main(int argc, char** argv) {
   opt.pin_cpus = pin;
   auto up = http::upstream::parse(upstream_text);
   if (!up) {
-    fmt::print(stderr, "c10k-proxy: --upstream {}: expected HOST:PORT\n", upstream_text);
+    fmt::print(stderr, "c10k-proxy: --upstream {}: expected HOST:PORT or https://HOST[:PORT]\n", upstream_text);
     return 2;
   }
 
@@ -195,6 +199,7 @@ int main(int argc, char** argv) {
   co.body_timeout = std::chrono::seconds(response_s);
   co.max_body_bytes = 0;  // bodies stream through; the client of the proxy decides
   co.max_idle_per_upstream = pool;
+  co.tls.ca_file = upstream_ca;
   http::client cl(co);
 
   http::router routes;

@@ -5,6 +5,8 @@
 #include <cstdio>
 
 #include "c10k/http/resolver.hpp"
+#include "c10k/log.hpp"
+#include "c10k/time.hpp"
 #include "client_io.hpp"
 #include "header_rules.hpp"
 
@@ -74,7 +76,7 @@ std::string request_head_bytes(const client_request& q, const upstream& to, cons
 // Writes a streamed request body to the upstream: chunked, or raw up to a Content-Length.
 class request_body_writer final : public body_writer {
  public:
-  request_body_writer(tcp_stream& s, const client_request& q, const client_options& o) noexcept
+  request_body_writer(pooled_connection& s, const client_request& q, const client_options& o) noexcept
       : s_(s), chunked_(!q.content_length), length_(q.content_length.value_or(0)), o_(o), deadline_(q.deadline) {}
 
   task<result<void>> write(std::string_view data) override {
@@ -113,12 +115,12 @@ class request_body_writer final : public body_writer {
       fail(std::make_error_code(std::errc::timed_out));
       co_return false;
     }
-    auto r = co_await with_timeout(detail::within(o_.write_timeout, deadline_), s_.writev_all(iov));
+    auto r = co_await with_timeout(detail::within(o_.write_timeout, deadline_), s_.write_all(iov));
     if (!r) fail(r.error());
     co_return static_cast<bool>(r);
   }
 
-  tcp_stream& s_;
+  pooled_connection& s_;
   bool chunked_;
   std::uint64_t length_;
   std::uint64_t written_ = 0;
@@ -127,9 +129,26 @@ class request_body_writer final : public body_writer {
   std::error_code error_;
 };
 
+// An https connection's handshake, within connect_timeout: the certificate checked against
+// the host, a session offered for resumption.
+task<result<void>> secure_connection(pooled_connection& c, const upstream& to, detail::client_shared& sh,
+                                     std::optional<clock::time_point> deadline) {
+  auto ctx = co_await sh.tls_context();
+  if (!ctx) co_return ctx.error();
+  auto s = tls::stream::connect(*ctx, c.stream, to.host, to.port);
+  if (!s) co_return s.error();
+  c.secure = std::move(*s);
+  auto done = co_await with_timeout(detail::within(sh.options.connect_timeout, deadline), c.secure.handshake());
+  if (done && c.secure.resumed()) sh.tls_resumed.fetch_add(1, std::memory_order_relaxed);
+  if (!done && done.error().category() == tls::tls_category())
+    log(log_level::debug, "TLS handshake with {} failed: {}: {}", to.authority(), done.error().message(), c.secure.error_detail());
+  co_return done;
+}
+
 // Opens a connection to `to`, trying each of its addresses within connect_timeout.
-task<result<std::unique_ptr<pooled_connection>>> open_connection(upstream to, const client_options& o,
+task<result<std::unique_ptr<pooled_connection>>> open_connection(upstream to, detail::client_shared& sh,
                                                                  std::optional<clock::time_point> deadline) {
+  const client_options& o = sh.options;
   auto addrs = co_await resolve(to.host, to.port, o.dns_ttl);
   if (!addrs) co_return addrs.error();
   std::error_code last = std::make_error_code(std::errc::host_unreachable);
@@ -144,6 +163,10 @@ task<result<std::unique_ptr<pooled_connection>>> open_connection(upstream to, co
     (void)s->set_nodelay();
     auto c = std::make_unique<pooled_connection>();
     c->stream = std::move(*s);
+    if (to.tls) {
+      const result<void> secured = co_await secure_connection(*c, to, sh, deadline);
+      if (!secured) co_return secured.error();  // a certificate refused is not another address's business
+    }
     co_return c;
   }
   co_return last;
@@ -164,12 +187,12 @@ task<attempt> exchange(pooled_connection& c, const client_request& q, const upst
   std::string bytes = request_head_bytes(q, to, o, deadline);
   if (!q.body_stream) {
     iovec iov[2] = {{bytes.data(), bytes.size()}, {const_cast<char*>(q.body.data()), q.body.size()}};
-    auto w = co_await with_timeout(detail::within(o.write_timeout, deadline), c.stream.writev_all(std::span<iovec>(iov, q.body.empty() ? 1 : 2)));
+    auto w = co_await with_timeout(detail::within(o.write_timeout, deadline), c.write_all(std::span<iovec>(iov, q.body.empty() ? 1 : 2)));
     if (!w) co_return (out.error = w.error(), out);
   } else {
-    request_body_writer writer(c.stream, q, o);
+    request_body_writer writer(c, q, o);
     iovec iov{bytes.data(), bytes.size()};
-    auto w = co_await with_timeout(detail::within(o.write_timeout, deadline), c.stream.writev_all(std::span<iovec>(&iov, 1)));
+    auto w = co_await with_timeout(detail::within(o.write_timeout, deadline), c.write_all(std::span<iovec>(&iov, 1)));
     if (!w) co_return (out.error = w.error(), out);
     try {
       co_await q.body_stream(writer);
@@ -228,6 +251,14 @@ void rebase(response_head& h, const char* from, const std::string& to) noexcept 
 
 result<upstream> upstream::parse(std::string_view text) {
   upstream u;
+  if (text.starts_with("https://")) {
+    u.tls = true;
+    u.port = 443;
+    text.remove_prefix(8);
+  } else if (text.starts_with("http://")) {
+    text.remove_prefix(7);
+  }
+  if (!text.empty() && text.back() == '/') text.remove_suffix(1);  // "https://host/"
   std::string_view host = text, port;
   if (!text.empty() && text.front() == '[') {
     const std::size_t close = text.find(']');
@@ -276,7 +307,7 @@ const client_options& client::options() const noexcept { return shared_->options
 client_stats client::stats() const noexcept {
   const auto get = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
   return {get(shared_->requests), get(shared_->connects), get(shared_->reused), get(shared_->retries),
-          get(shared_->bad_responses)};
+          get(shared_->bad_responses), get(shared_->tls_resumed)};
 }
 
 std::size_t client::idle_connections(const upstream& to) const {
@@ -302,7 +333,7 @@ task<result<client_response>> client::send(const upstream& to_ref, client_reques
     std::unique_ptr<pooled_connection> c = tries == 0 ? pool->take(to) : nullptr;
     const bool reused = c != nullptr;
     if (!c) {
-      auto opened = co_await open_connection(to, o, req.deadline);
+      auto opened = co_await open_connection(to, sh, req.deadline);
       if (!opened) co_return opened.error();
       c = std::move(*opened);
       sh.connects.fetch_add(1, std::memory_order_relaxed);

@@ -14,6 +14,13 @@ task<result<std::size_t>> receive_more(pooled_connection& c, clock::duration lim
     c.in.erase(0, c.pos);
     c.pos = 0;
   }
+  if (c.secure) {
+    const std::size_t old = c.in.size();
+    c.in.resize(old + 16 * 1024);
+    auto n = co_await with_timeout(limit, c.secure.read(std::span<char>(c.in.data() + old, 16 * 1024)));
+    c.in.resize(old + (n ? *n : 0));
+    co_return n;
+  }
   auto r = co_await with_timeout(limit, c.stream.receive());
   if (!r) co_return r.error();
   c.in.append(r->view());

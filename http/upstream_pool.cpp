@@ -1,5 +1,7 @@
 #include "upstream_pool.hpp"
 
+#include "c10k/offload.hpp"
+
 #include <algorithm>
 
 #include "c10k/time.hpp"
@@ -49,6 +51,30 @@ task<void> keeper(pool_owner pool) {
 
 client_shared::client_shared(client_options o) : options(std::move(o)), id(next_client_id.fetch_add(1)) {}
 
+task<result<tls::context>> client_shared::tls_context() {
+  {
+    std::lock_guard lock(tls_mu_);
+    if (tls_) co_return tls_;
+    if (tls_error_) co_return tls_error_;
+  }
+  auto made = co_await offload([](tls::client_config c) { return tls::context::client(c); }, options.tls);
+  if (!made) co_return made.error();  // the wait was cancelled
+  std::lock_guard lock(tls_mu_);
+  if (!tls_ && !tls_error_) {  // (another loop may have made one meanwhile: the first stays)
+    if (*made) tls_ = std::move(**made);
+    else tls_error_ = made->error();
+  }
+  if (tls_) co_return tls_;
+  co_return tls_error_;
+}
+
+task<result<void>> pooled_connection::write_all(std::span<iovec> iov) {
+  if (secure) co_return co_await secure.write_all(iov);
+  auto n = co_await stream.writev_all(iov);
+  if (!n) co_return n.error();
+  co_return result<void>{};
+}
+
 upstream_pool* upstream_pool::find(const client_shared& shared, const event_loop& loop) noexcept {
   for (const registered& r : registry)
     if (r.client_id == shared.id && r.loop == &loop) return r.pool.get();
@@ -66,7 +92,7 @@ std::shared_ptr<upstream_pool> upstream_pool::of(const std::shared_ptr<client_sh
 
 upstream_pool::entry* upstream_pool::find_entry(const upstream& to) noexcept {
   for (entry& e : entries_)
-    if (e.port == to.port && e.host == to.host) return &e;
+    if (e.port == to.port && e.tls == to.tls && e.host == to.host) return &e;
   return nullptr;
 }
 
@@ -83,7 +109,7 @@ void upstream_pool::give_back(const upstream& to, std::unique_ptr<pooled_connect
   // that carries them could hand the next request a forged response, so it closes.
   if (closed_ || options().max_idle_per_upstream == 0 || !c->unread().empty()) return;  // c closes here
   entry* e = find_entry(to);
-  if (!e) e = &entries_.emplace_back(entry{to.host, to.port, {}});
+  if (!e) e = &entries_.emplace_back(entry{to.host, to.port, to.tls, {}});
   if (e->idle.size() >= options().max_idle_per_upstream) e->idle.erase(e->idle.begin());  // the oldest goes
   c->idle_since = loop_->now();
   c->in.clear();
@@ -93,7 +119,7 @@ void upstream_pool::give_back(const upstream& to, std::unique_ptr<pooled_connect
 
 std::size_t upstream_pool::idle(const upstream& to) const noexcept {
   for (const entry& e : entries_)
-    if (e.port == to.port && e.host == to.host) return e.idle.size();
+    if (e.port == to.port && e.tls == to.tls && e.host == to.host) return e.idle.size();
   return 0;
 }
 

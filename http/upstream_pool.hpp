@@ -5,15 +5,20 @@
 // that task goes with it and closes every pooled connection while the loop can still do it.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "c10k/event_loop.hpp"
 #include "c10k/http/client.hpp"
 #include "c10k/tcp_stream.hpp"
+#include "c10k/tls/stream.hpp"
 
 namespace c10k::http::detail {
 
@@ -22,17 +27,29 @@ struct client_shared {
   explicit client_shared(client_options o);
   client_options options;
   std::uint64_t id;  // never reused, so a pool cannot be mistaken for a later client's
-  std::atomic<std::uint64_t> requests{0}, connects{0}, reused{0}, retries{0}, bad_responses{0};
+  std::atomic<std::uint64_t> requests{0}, connects{0}, reused{0}, retries{0}, bad_responses{0}, tls_resumed{0};
+
+  // The TLS context for https upstreams, made on first use on the helper pool (loading the
+  // CA store reads files); its error, when that failed. Shared by every loop: under the lock.
+  task<result<tls::context>> tls_context();
+
+ private:
+  std::mutex tls_mu_;
+  tls::context tls_;
+  std::error_code tls_error_;
 };
 
 // One connection to an upstream, with the bytes received and not yet used.
 struct pooled_connection {
   tcp_stream stream;
+  tls::stream secure;  // an https upstream's session over `stream` (empty otherwise)
   std::string in;
   std::size_t pos = 0;  // in[pos..] not yet consumed
   clock::time_point idle_since{};
 
   std::string_view unread() const noexcept { return std::string_view(in).substr(pos); }
+  // co_await: writes every byte of iov (through the session, when there is one); the error.
+  task<result<void>> write_all(std::span<iovec> iov);
 };
 
 class upstream_pool {
@@ -62,6 +79,7 @@ class upstream_pool {
   struct entry {
     std::string host;
     std::uint16_t port;
+    bool tls;
     std::vector<std::unique_ptr<pooled_connection>> idle;  // oldest first
   };
   entry* find_entry(const upstream& to) noexcept;

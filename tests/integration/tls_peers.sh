@@ -51,6 +51,19 @@ for v in tls1_3 tls1_2; do
   grep -q "HTTP/1.1 200 OK" <<<"$again" || fail "s_client -$v: no response on the resumed session"
 done
 
+# c10k-proxy in front of the TLS port, as an https client that verifies it (and resumes).
+proxy_port=$(free_port)
+"$build/examples/c10k-proxy" --host 127.0.0.1 --port "$proxy_port" --threads 1 --pool 0 \
+  --upstream "https://localhost:$tls_port" --upstream-ca first.pem > proxy.log 2>&1 &
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$proxy_port/plain" >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in 1 2 3; do
+  [ "$(curl -sf "http://127.0.0.1:$proxy_port/plain")" = "x" ] || { cat proxy.log; fail "c10k-proxy to an https upstream"; }
+done
+head -c 1048576 /dev/urandom > upload.bin
+curl -sf --data-binary @upload.bin -H "Content-Type: application/octet-stream" "http://127.0.0.1:$proxy_port/echo" > echoed.bin ||
+  { cat proxy.log; fail "a 1 MiB POST through c10k-proxy to the https upstream"; }
+cmp -s upload.bin echoed.bin || fail "the 1 MiB POST came back changed through the https upstream"
+
 # A reload on SIGHUP: a connection open across it keeps working; new ones get the new certificate.
 exec 3< <( (printf 'GET /plain HTTP/1.1\r\nHost: localhost\r\n\r\n'; sleep 2; \
              printf 'GET /plain HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n') |
@@ -73,4 +86,4 @@ else
   ktls="kernel TLS offered by this kernel"
 fi
 kill -0 $pid || fail "the server died"
-echo "ok: curl and s_client over TLS 1.3 and 1.2 with ALPN, resumption, a SIGHUP reload that kept an open connection; $ktls"
+echo "ok: curl and s_client over TLS 1.3 and 1.2 with ALPN, resumption, c10k-proxy to an https upstream, a SIGHUP reload that kept an open connection; $ktls"

@@ -35,6 +35,7 @@
 #include "c10k/http/response_parser.hpp"
 #include "c10k/result.hpp"
 #include "c10k/task.hpp"
+#include "c10k/tls/context.hpp"
 
 namespace c10k::http {
 
@@ -51,13 +52,19 @@ struct client_options {
   // When not empty, each request carries its remaining deadline in this header, in whole
   // milliseconds ("X-Request-Deadline-Ms: 180"), so the upstream can stop when nobody waits.
   std::string deadline_header;
+  // https upstreams: the server's certificate is checked against the system's CA store (or
+  // tls.ca_file) and the upstream's host name (SNI too); ALPN offers http/1.1; a session is
+  // resumed per host and port across the pooled connections of every loop.
+  tls::client_config tls{};
 };
 
-// Where requests go: a host (name or numeric address) and a port.
+// Where requests go: a host (name or numeric address), a port, and whether over TLS.
 struct upstream {
   std::string host;
   std::uint16_t port = 80;
-  // Parses "host:port", "host" (port 80), "[v6]:port"; invalid_argument otherwise.
+  bool tls = false;  // https
+  // Parses "host:port", "host" (port 80), "[v6]:port", each optionally after "http://" or
+  // "https://" (TLS, port 443 by default); invalid_argument otherwise.
   static result<upstream> parse(std::string_view text);
   // "host:port" as the Host header carries it ("[::1]:8080").
   std::string authority() const;
@@ -90,6 +97,7 @@ struct client_stats {
   std::uint64_t reused = 0;       // requests sent on a pooled connection
   std::uint64_t retries = 0;      // idempotent requests sent again after a stale connection failed
   std::uint64_t bad_responses = 0;  // connections closed for a malformed or truncated response
+  std::uint64_t tls_resumed = 0;    // https connections whose handshake resumed a session
 };
 
 namespace detail {
