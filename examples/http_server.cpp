@@ -24,6 +24,7 @@
 #include "c10k/backend.hpp"
 #include "c10k/http/metrics.hpp"
 #include "c10k/http/server.hpp"
+#include "c10k/log.hpp"
 #include "c10k/http/static_files.hpp"
 #include "c10k/offload.hpp"
 #include "c10k/runtime.hpp"
@@ -115,6 +116,10 @@ int main(int argc, char** argv) {
   std::uint16_t tls_port = 0;
   auto* tls_port_opt = app.add_option("--tls-port", tls_port,
                                       "serve HTTPS on this port and plain HTTP on --port (without it, --port speaks HTTPS)");
+  std::string log_level_name = "info";
+  app.add_option("--log-level", log_level_name, "least level logged: debug (one line per failed TLS handshake, ...), info, warning, error")
+      ->check(CLI::IsMember({"debug", "info", "warning", "error"}))
+      ->capture_default_str();
   unsigned stall_ms = 100;
   app.add_option("--stall-threshold-ms", stall_ms, "log a loop that stays away from its poll this long (0: no watchdog)")
       ->capture_default_str();
@@ -134,6 +139,10 @@ int main(int argc, char** argv) {
   opt.fiber_connections = mode == "fiber";
   opt.metrics = !no_metrics;
   opt.stall_threshold = std::chrono::milliseconds(stall_ms);
+  set_log_level(log_level_name == "debug"     ? log_level::debug
+                : log_level_name == "warning" ? log_level::warning
+                : log_level_name == "error"   ? log_level::error
+                                              : log_level::info);
   if (tls_cert.empty() != tls_key.empty()) {
     fmt::print(stderr, "c10k-server: --tls-cert and --tls-key go together\n");
     return 2;

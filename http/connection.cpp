@@ -484,9 +484,11 @@ task<bool> handshake(connection& c, const tls::context& ctx, tls::stream& secure
     co_return true;
   }
   c.reason = close_reason::tls_handshake;
-  const auto peer = c.stream.peer();
-  log(log_level::debug, "TLS handshake from {} failed: {}{}{}", peer ? peer->to_string() : std::string("?"),
-      done.error().message(), secure.error_detail().empty() ? "" : ": ", secure.error_detail());
+  if (log_enabled(log_level::debug)) {  // (the peer's address only when it is written)
+    const auto peer = c.stream.peer();
+    log(log_level::debug, "TLS handshake from {} failed: {}{}{}", peer ? peer->to_string() : std::string("?"),
+        done.error().message(), secure.error_detail().empty() ? "" : ": ", secure.error_detail());
+  }
   if (done.error() == tls::errc::plain_http) co_await plain_http_hint(c);
   co_return false;
 }
