@@ -227,6 +227,22 @@ task<void> linger_close(connection_io& io) {
   }
 }
 
+// The scope a coroutine handler runs in, published in the work object while it runs, so that
+// the task dump can list what the handler waits on: every wait registers with its scope anyway,
+// so this costs a scope per awaited handler and nothing per wait. Nobody cancels it (a request
+// deadline is a scope nested in it, http/request_deadline.cpp).
+class handler_scope {
+ public:
+  explicit handler_scope(connection_work& w) noexcept : work_(w) { w.handler_scope = &scope_; }
+  handler_scope(const handler_scope&) = delete;
+  ~handler_scope() { work_.handler_scope = nullptr; }
+  cancel_scope& get() noexcept { return scope_; }
+
+ private:
+  connection_work& work_;
+  cancel_scope scope_;
+};
+
 // Tells the stall watchdog which request's handler the loop runs now (only when it watches).
 void publish_running(connection& c, const request_head& h) noexcept {
   if (stall_probe* p = c.state.probe.get()) p->publish(c.state.loop->activity().turns, c.stream.native_handle(), h.method, h.target);
@@ -245,15 +261,18 @@ bool count_answered(connection& c) noexcept {
 // Answers the request whose head the reader just parsed, on a route that reads its body as a
 // stream: the handler runs now and reads the body as it arrives. Returns whether the
 // connection stays open.
-task<bool> serve_streamed(connection& c, request& req, const handler& h, request_reader& reader,
-                          connection_input& input, response_writer& writer, clock::time_point started) {
+task<bool> serve_streamed(connection& c, request& req, const handler& h, connection_work& work,
+                          connection_input& input, clock::time_point started) {
+  request_reader& reader = work.reader;
+  response_writer& writer = work.writer;
   body_stream body(reader, input, writer);
   req.set_body_stream(&body);
   c.deadline.enter_untimed(connection_phase::handler);
   publish_running(c, reader.head());
   std::optional<response> resp;
   try {
-    resp.emplace(co_await h(req));
+    handler_scope in(work);
+    resp.emplace(co_await in_scope(in.get(), h(req)));
   } catch (...) {
     resp.emplace(handler_failed(req));  // a handler that throws gets the client a 500
   }
@@ -371,7 +390,7 @@ Coro serve_requests(connection& c, recv_buffer first) {
         req.set_connection_fd(c.stream.native_handle());  // for request::peer()
         find_route(*c.state.routes, req, route);
         if (!route.handler_fn || !route.options.stream_body) continue;
-        keep = co_await serve_streamed(c, req, *route.handler_fn, reader, input, writer, started);
+        keep = co_await serve_streamed(c, req, *route.handler_fn, *work.get(), input, started);
         reader.finish_request();
         input.request_done();
         break;
@@ -390,7 +409,10 @@ Coro serve_requests(connection& c, recv_buffer first) {
           try {
             std::optional<response> made;
             if (route.in_place) made.emplace((*route.in_place)(req));
-            else made.emplace(co_await (*route.handler_fn)(req));
+            else {
+              handler_scope in(*work.get());
+              made.emplace(co_await in_scope(in.get(), (*route.handler_fn)(req)));
+            }
             response& resp = *made;
             answered = true;
             const bool may_continue = count_answered(c);
@@ -559,6 +581,8 @@ void connection::describe(std::string& out) const {
     const request_head& h = work->reader.head();
     fmt::format_to(at, "; request \"{} {} HTTP/1.{}\"", h.method, h.target, h.version_minor);
   }
+  // What its handler awaits now, and the request's deadline (a scope nested in the handler's).
+  if (work && work->handler_scope) describe_waits(*work->handler_scope, out, now);
   out += '\n';
 }
 

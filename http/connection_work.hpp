@@ -6,6 +6,7 @@
 
 #include <cstddef>
 
+#include "c10k/cancel.hpp"
 #include "c10k/time.hpp"
 #include "dispatcher.hpp"
 #include "request_reader.hpp"
@@ -19,6 +20,7 @@ struct connection_work {
   response_writer writer;
   route_match route;  // kept here: its fallback response is built once per pooled object
   clock::time_point started{};  // the turn the request under way's head was parsed in (dump)
+  cancel_scope* handler_scope = nullptr;  // the scope its handler's waits run in, while it runs (dump)
   // Capacity kept for the next burst; a burst that needed more gives it back.
   static constexpr std::size_t keep_bytes = 64 * 1024;
   void reset() noexcept {
