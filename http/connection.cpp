@@ -227,22 +227,6 @@ task<void> linger_close(connection_io& io) {
   }
 }
 
-// The scope a coroutine handler runs in, published in the work object while it runs, so that
-// the task dump can list what the handler waits on: every wait registers with its scope anyway,
-// so this costs a scope per awaited handler and nothing per wait. Nobody cancels it (a request
-// deadline is a scope nested in it, http/request_deadline.cpp).
-class handler_scope {
- public:
-  explicit handler_scope(connection_work& w) noexcept : work_(w) { w.handler_scope = &scope_; }
-  handler_scope(const handler_scope&) = delete;
-  ~handler_scope() { work_.handler_scope = nullptr; }
-  cancel_scope& get() noexcept { return scope_; }
-
- private:
-  connection_work& work_;
-  cancel_scope scope_;
-};
-
 // Tells the stall watchdog which request's handler the loop runs now (only when it watches).
 void publish_running(connection& c, const request_head& h) noexcept {
   if (stall_probe* p = c.state.probe.get()) p->publish(c.state.loop->activity().turns, c.stream.native_handle(), h.method, h.target);
@@ -271,8 +255,9 @@ task<bool> serve_streamed(connection& c, request& req, const handler& h, connect
   publish_running(c, reader.head());
   std::optional<response> resp;
   try {
-    handler_scope in(work);
-    resp.emplace(co_await in_scope(in.get(), h(req)));
+    // (In a scope where the task dump can read its waits: see connection_work::waits_in.)
+    if (work.waits_in != &work.handler_scope) resp.emplace(co_await h(req));
+    else resp.emplace(co_await in_scope(work.fresh_handler_scope(), h(req)));
   } catch (...) {
     resp.emplace(handler_failed(req));  // a handler that throws gets the client a 500
   }
@@ -296,7 +281,7 @@ class burst {
     bool idle = false;
     cancel_scope* scope_ = nullptr;  // none from outside: the burst's scope is in its body
 
-    promise_type(connection& c, const recv_buffer&) noexcept : conn(&c) {}
+    promise_type(connection& c, const recv_buffer&, cancel_scope*) noexcept : conn(&c) {}
     ~promise_type() {
       conn->set_running_burst({});
       conn->set_work(nullptr);
@@ -326,14 +311,18 @@ class burst {
 // that follow without a pause, until the connection is idle again (nothing unanswered, every
 // response sent): returns true then, false when the connection must close. What a request
 // needs lives in this frame and in a pooled work object, both given back when the burst ends.
-// Coro is task<bool> on a fiber (serve_on_fiber awaits it), burst in coroutine mode.
+// Coro is task<bool> on a fiber (serve_on_fiber awaits it, runs_in: the fiber's scope), burst
+// in coroutine mode (runs_in: nullptr).
 template <typename Coro>
-Coro serve_requests(connection& c, recv_buffer first) {
+Coro serve_requests(connection& c, recv_buffer first, cancel_scope* runs_in) {
   const server_options& opt = *c.state.options;
   cancel_scope scope;  // every wait of the burst; the deadline cancels it
   c.deadline.retarget(&scope);
   work_lease work(c.state.work);
   c.set_work(work.get());
+  // runs_in: the scope the burst runs in (its fiber's; none in coroutine mode). Handlers' waits
+  // register there, or in the work object's handler_scope, where the task dump reads them.
+  work->waits_in = runs_in ? runs_in : &work->handler_scope;
   request_reader& reader = work->reader;
   response_writer& writer = work->writer;
   connection_io io{c.stream, scope, c.deadline, opt, *c.state.loop, c.state.metrics.get()};
@@ -409,10 +398,8 @@ Coro serve_requests(connection& c, recv_buffer first) {
           try {
             std::optional<response> made;
             if (route.in_place) made.emplace((*route.in_place)(req));
-            else {
-              handler_scope in(*work.get());
-              made.emplace(co_await in_scope(in.get(), (*route.handler_fn)(req)));
-            }
+            else if (runs_in) made.emplace(co_await (*route.handler_fn)(req));
+            else made.emplace(co_await in_scope(work->fresh_handler_scope(), (*route.handler_fn)(req)));
             response& resp = *made;
             answered = true;
             const bool may_continue = count_answered(c);
@@ -461,6 +448,7 @@ task<void> serve_on_fiber(burst_owner owner) {
   connection& c = *owner;
   const server_options& o = *c.state.options;
   if (const detail::fiber_core* f = detail::fiber_core::current()) c.set_fiber_id(f->id());
+  cancel_scope* const fiber_scope = co_await current_scope();  // what the bursts run in
   for (;;) {
     if (c.state.draining) co_return;
     cancel_scope idle;  // the deadline, or a graceful stop, ends this wait alone
@@ -475,7 +463,7 @@ task<void> serve_on_fiber(burst_owner owner) {
       co_return;
     }
     if (c.state.metrics) c.state.metrics->bytes_in += got->size();
-    const bool idle_again = co_await serve_requests<task<bool>>(c, std::move(*got));
+    const bool idle_again = co_await serve_requests<task<bool>>(c, std::move(*got), fiber_scope);
     c.set_work(nullptr);
     if (!idle_again) co_return;
   }
@@ -520,7 +508,7 @@ void connection::on_ready(void* self) {
 
 void connection::start_burst(recv_buffer first) {
   std::construct_at(&active_);  // the idle receive's room, now that its result was taken
-  active_.burst = serve_requests<burst>(*this, std::move(first)).handle;
+  active_.burst = serve_requests<burst>(*this, std::move(first), nullptr).handle;
   active_.burst.resume();
 }
 
@@ -582,7 +570,7 @@ void connection::describe(std::string& out) const {
     fmt::format_to(at, "; request \"{} {} HTTP/1.{}\"", h.method, h.target, h.version_minor);
   }
   // What its handler awaits now, and the request's deadline (a scope nested in the handler's).
-  if (work && work->handler_scope) describe_waits(*work->handler_scope, out, now);
+  if (work && work->waits_in) describe_waits(*work->waits_in, out, now);
   out += '\n';
 }
 
