@@ -15,6 +15,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <signal.h>
 #include <sys/resource.h>
 
 #include <charconv>
@@ -195,6 +196,14 @@ int main(int argc, char** argv) {
   }
 
   raise_fd_limit();
+  // SIGHUP and SIGUSR1 stay pending, blocked, until run() takes them: one that came between
+  // "serving" and run() (logrotate, an operator asking for a dump) would end the process, their
+  // default action. The loop and helper threads started from here inherit the mask.
+  sigset_t service;
+  sigemptyset(&service);
+  sigaddset(&service, SIGHUP);
+  sigaddset(&service, SIGUSR1);
+  ::pthread_sigmask(SIG_BLOCK, &service, nullptr);
   http::server srv(std::move(routes), opt);
   running = &srv;
   if (auto r = srv.start(); !r) {

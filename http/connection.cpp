@@ -266,15 +266,19 @@ bool count_answered(connection& c) noexcept {
 // Answers the request whose head the reader just parsed, on a route that reads its body as a
 // stream: the handler runs now and reads the body as it arrives. Returns whether the
 // connection stays open.
-task<bool> serve_streamed(connection& c, request& req, const handler& h, request_reader& reader,
-                          connection_input& input, response_writer& writer, clock::time_point started) {
+task<bool> serve_streamed(connection& c, request& req, const handler& h, connection_work& work,
+                          connection_input& input, clock::time_point started) {
+  request_reader& reader = work.reader;
+  response_writer& writer = work.writer;
   body_stream body(reader, input, writer);
   req.set_body_stream(&body);
   c.deadline.enter_untimed(connection_phase::handler);
   publish_running(c, reader.head());
   std::optional<response> resp;
   try {
-    resp.emplace(co_await h(req));
+    // (In a scope where the task dump can read its waits: see connection_work::waits_in.)
+    if (work.waits_in != &work.handler_scope) resp.emplace(co_await h(req));
+    else resp.emplace(co_await in_scope(work.fresh_handler_scope(), h(req)));
   } catch (...) {
     resp.emplace(handler_failed(req));  // a handler that throws gets the client a 500
   }
@@ -298,7 +302,7 @@ class burst {
     bool idle = false;
     cancel_scope* scope_ = nullptr;  // none from outside: the burst's scope is in its body
 
-    promise_type(connection& c, const recv_buffer&) noexcept : conn(&c) {}
+    promise_type(connection& c, const recv_buffer&, cancel_scope*) noexcept : conn(&c) {}
     ~promise_type() {
       conn->set_running_burst({});
       conn->set_work(nullptr);
@@ -328,15 +332,19 @@ class burst {
 // that follow without a pause, until the connection is idle again (nothing unanswered, every
 // response sent): returns true then, false when the connection must close. What a request
 // needs lives in this frame and in a pooled work object, both given back when the burst ends.
-// Coro is task<bool> on a task of the connection's own (serve_hosted awaits it), burst in
-// coroutine mode.
+// Coro is task<bool> on a task of the connection's own (serve_hosted awaits it, runs_in: a
+// fiber's scope, or none for a TLS connection's coroutine task), burst in coroutine mode
+// (runs_in: nullptr).
 template <typename Coro>
-Coro serve_requests(connection& c, recv_buffer first) {
+Coro serve_requests(connection& c, recv_buffer first, cancel_scope* runs_in) {
   const server_options& opt = *c.state.options;
   cancel_scope scope;  // every wait of the burst; the deadline cancels it
   c.deadline.retarget(&scope);
   work_lease work(c.state.work);
   c.set_work(work.get());
+  // runs_in: the scope the burst runs in (its fiber's; none in coroutine mode). Handlers' waits
+  // register there, or in the work object's handler_scope, where the task dump reads them.
+  work->waits_in = runs_in ? runs_in : &work->handler_scope;
   request_reader& reader = work->reader;
   response_writer& writer = work->writer;
   connection_io io{c.stream, scope, c.deadline, opt, *c.state.loop, c.state.metrics.get(), c.tls()};
@@ -393,7 +401,7 @@ Coro serve_requests(connection& c, recv_buffer first) {
         req.set_connection_fd(c.stream.native_handle());  // for request::peer()
         find_route(*c.state.routes, req, route);
         if (!route.handler_fn || !route.options.stream_body) continue;
-        keep = co_await serve_streamed(c, req, *route.handler_fn, reader, input, writer, started);
+        keep = co_await serve_streamed(c, req, *route.handler_fn, *work.get(), input, started);
         reader.finish_request();
         input.request_done();
         break;
@@ -412,7 +420,8 @@ Coro serve_requests(connection& c, recv_buffer first) {
           try {
             std::optional<response> made;
             if (route.in_place) made.emplace((*route.in_place)(req));
-            else made.emplace(co_await (*route.handler_fn)(req));
+            else if (runs_in) made.emplace(co_await (*route.handler_fn)(req));
+            else made.emplace(co_await in_scope(work->fresh_handler_scope(), (*route.handler_fn)(req)));
             response& resp = *made;
             answered = true;
             const bool may_continue = count_answered(c);
@@ -502,6 +511,7 @@ task<void> serve_hosted(burst_owner owner, tls::context tls_ctx) {
   const server_options& o = *c.state.options;
   const detail::fiber_core* f = detail::fiber_core::current();
   c.set_fiber_id(f ? f->id() : 0);
+  cancel_scope* const fiber_scope = co_await current_scope();  // what the bursts run in
   tls::stream secure;
   if (tls_ctx) {
     const bool ok = co_await handshake(c, tls_ctx, secure);
@@ -523,7 +533,7 @@ task<void> serve_hosted(burst_owner owner, tls::context tls_ctx) {
       break;
     }
     if (c.state.metrics) c.state.metrics->bytes_in += got->size();
-    const bool idle_again = co_await serve_requests<task<bool>>(c, std::move(*got));
+    const bool idle_again = co_await serve_requests<task<bool>>(c, std::move(*got), fiber_scope);
     c.set_work(nullptr);
     if (!idle_again) break;
   }
@@ -569,7 +579,7 @@ void connection::on_ready(void* self) {
 
 void connection::start_burst(recv_buffer first) {
   std::construct_at(&active_);  // the idle receive's room, now that its result was taken
-  active_.burst = serve_requests<burst>(*this, std::move(first)).handle;
+  active_.burst = serve_requests<burst>(*this, std::move(first), nullptr).handle;
   active_.burst.resume();
 }
 
@@ -634,6 +644,8 @@ void connection::describe(std::string& out) const {
     const request_head& h = work->reader.head();
     fmt::format_to(at, "; request \"{} {} HTTP/1.{}\"", h.method, h.target, h.version_minor);
   }
+  // What its handler awaits now, and the request's deadline (a scope nested in the handler's).
+  if (work && work->waits_in) describe_waits(*work->waits_in, out, now);
   out += '\n';
 }
 

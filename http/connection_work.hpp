@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 
+#include "c10k/cancel.hpp"
 #include "c10k/time.hpp"
 #include "dispatcher.hpp"
 #include "request_reader.hpp"
@@ -19,8 +21,23 @@ struct connection_work {
   response_writer writer;
   route_match route;  // kept here: its fallback response is built once per pooled object
   clock::time_point started{};  // the turn the request under way's head was parsed in (dump)
+  // Where the task dump finds what the handler under way waits on (every wait registers with
+  // its scope anyway): on a fiber, the scope the burst runs in (the fiber's, which handlers
+  // inherit); in coroutine mode, which has none, handler_scope. Set once per burst.
+  const cancel_scope* waits_in = nullptr;
+  // The scope awaited handlers run in, in coroutine mode. Kept with the pooled object, so a
+  // request pays no scope of its own; nobody cancels it.
+  cancel_scope handler_scope;
   // Capacity kept for the next burst; a burst that needed more gives it back.
   static constexpr std::size_t keep_bytes = 64 * 1024;
+  // handler_scope as new, even when the last handler cancelled it or gave it a deadline.
+  cancel_scope& fresh_handler_scope() noexcept {
+    if (handler_scope.cancelled() || handler_scope.own_deadline() != clock::time_point::max()) {
+      std::destroy_at(&handler_scope);
+      std::construct_at(&handler_scope);
+    }
+    return handler_scope;
+  }
   void reset() noexcept {
     reader.reset(keep_bytes);
     writer.reset(keep_bytes);

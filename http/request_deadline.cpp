@@ -34,6 +34,7 @@ task<response> run_with_deadline(const handler& h, const deadline_rule& rule, re
   const clock::duration budget = budget_of(req, rule);
   if (budget == clock::duration::max()) co_return co_await h(req);
   cancel_scope scope;
+  scope.set_label("request deadline");  // as the task dump names it
   scope.set_timeout(budget);
   std::optional<response> out;
   try {

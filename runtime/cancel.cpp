@@ -1,7 +1,10 @@
 #include "c10k/cancel.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <stdexcept>
+
+#include <fmt/format.h>
 
 #include "c10k/event_loop.hpp"
 
@@ -51,6 +54,39 @@ clock::duration cancel_scope::remaining() const noexcept {
   if (at == clock::time_point::max()) return clock::duration::max();
   const clock::time_point now = clock::now();
   return at > now ? at - now : clock::duration::zero();
+}
+
+namespace {
+
+// "1.250 s" from now to at (negative once it passed).
+std::string seconds_from(clock::time_point now, clock::time_point at) {
+  return fmt::format("{:.3f} s", std::chrono::duration<double>(at - now).count());
+}
+
+}  // namespace
+
+void describe_waits(const cancel_scope& scope, std::string& out, clock::time_point now) {
+  auto at = std::back_inserter(out);
+  scope.for_each_wait([&](const cancellable& c) {
+    const wait_info w = c.describe();
+    if (w.nested) {
+      if (w.nested != &scope) {  // (a scope never registers with itself; a dump must not loop)
+        if (w.ends != clock::time_point::max() && std::string_view(w.what) != "scope")
+          fmt::format_to(at, "; {} in {}", w.what, seconds_from(now, w.ends));
+        describe_waits(*w.nested, out, now);
+      }
+      return;
+    }
+    fmt::format_to(at, "; awaiting {}", w.what);
+    if (w.fd >= 0) fmt::format_to(at, " on fd {}", w.fd);
+    const clock::time_point deadline = scope.deadline();
+    if (w.ends == clock::time_point::max() && deadline == clock::time_point::max()) return;
+    out += " (";
+    if (w.ends != clock::time_point::max()) fmt::format_to(at, "ends in {}", seconds_from(now, w.ends));
+    if (w.ends != clock::time_point::max() && deadline != clock::time_point::max()) out += ", ";
+    if (deadline != clock::time_point::max()) fmt::format_to(at, "deadline in {}", seconds_from(now, deadline));
+    out += ')';
+  });
 }
 
 }  // namespace c10k

@@ -76,7 +76,10 @@ TEST_P(task_dump_sample_test, sigusr1_dumps_to_stderr_while_requests_keep_being_
     ASSERT_NE(server_->wait_for("c10k task dump: 2 loop", std::chrono::seconds(10)), "") << server_->output();
     line = server_->wait_for("request \"GET /delay/2000 HTTP/1\\.1\"", std::chrono::milliseconds(300));
   }
-  EXPECT_TRUE(std::regex_search(line, std::regex(R"(in its handler since \d+\.\d{3} s ago)"))) << server_->output();
+  // With what its handler awaits: /delay's timer, and when it ends.
+  EXPECT_TRUE(std::regex_search(line, std::regex(R"(in its handler since \d+\.\d{3} s ago, .*; )"
+                                                 R"(awaiting sleep \(ends in [0-2]\.\d{3} s\)$)")))
+      << server_->output();
   // The load went on through the dumps, without an error.
   const int before = load.answered.load();
   ASSERT_TRUE(eventually([&] { return load.answered.load() > before + 50; }));

@@ -3,8 +3,11 @@
 // C10K_TEST_FIBER_CONNECTIONS=1).
 #include <gtest/gtest.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -13,7 +16,9 @@
 #include <vector>
 
 #include "backend_param.hpp"
+#include "c10k/fiber.hpp"
 #include "c10k/log.hpp"
+#include "c10k/tcp_stream.hpp"
 #include "c10k/time.hpp"
 #include "http_client.hpp"
 #include "test_server.hpp"
@@ -109,6 +114,89 @@ TEST_P(task_dump_test, shows_a_waiting_handler_with_its_request_and_an_idle_conn
     EXPECT_TRUE(std::regex_search(dump, std::regex(R"(on fiber \d+ "http connection")")));
     EXPECT_TRUE(std::regex_search(dump, std::regex(R"(\n  fiber \d+ "http connection": parked\n)")));
   }
+}
+
+// Waits for a dump of srv that matches `pattern` (a handler has reached its wait by then);
+// returns the last dump taken.
+std::string dump_matching(http::server& srv, const std::regex& pattern) {
+  std::string dump;
+  (void)eventually([&] {
+    dump = srv.dump_tasks();
+    return std::regex_search(dump, pattern);
+  });
+  return dump;
+}
+
+TEST_P(task_dump_test, shows_what_a_handler_awaits_and_its_request_deadline) {
+  std::atomic<int> waiting{0};
+  http::router routes;
+  routes.get("/delay", [&waiting](http::request&) -> task<http::response> {
+    ++waiting;
+    co_await sleep_for(std::chrono::seconds(30));  // ended by the request deadline or the drain
+    co_return http::response::text(200, "late");
+  });
+  auto srv = start_test_server(std::move(routes), backend_name(),
+                               {.request_timeout = std::chrono::seconds(20), .drain_timeout = std::chrono::milliseconds(50)});
+  http_client c(srv->port());
+  c.send(get("/delay"));
+  ASSERT_TRUE(eventually([&] { return waiting.load() == 1; }));
+  // The handler is suspended in its sleep by the time the loop runs the dump (the dump is a
+  // function queued on that loop after the handler's turn).
+  const std::string dump = srv->dump_tasks();
+  SCOPED_TRACE(dump);
+  EXPECT_TRUE(std::regex_search(dump, std::regex(R"(in its handler since \d+\.\d{3} s ago, no deadline; request "GET /delay HTTP/1\.1"; )"
+                                                 R"(request deadline in (19|20)\.\d{3} s; )"
+                                                 R"(awaiting sleep \(ends in (29|30)\.\d{3} s, deadline in (19|20)\.\d{3} s\)\n)")));
+}
+
+TEST_P(task_dump_test, shows_a_handler_reading_from_an_upstream_under_its_timeout) {
+  // An upstream that accepts (the kernel's backlog does) and never answers.
+  const int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(lfd, 0);
+  struct closer {
+    int fd;
+    ~closer() { ::close(fd); }
+  } close_at_end{lfd};
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(lfd, 8), 0);
+  ASSERT_EQ(::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const std::uint16_t upstream_port = ntohs(a.sin_port);
+
+  http::router routes;
+  routes.get("/proxy", [upstream_port](http::request&) -> task<http::response> {
+    auto s = co_await connect(address::loopback(upstream_port));
+    if (!s) co_return http::response::text(502, "connect");
+    std::array<char, 64> buf;
+    auto n = co_await with_timeout(std::chrono::seconds(25), s->read(buf));  // ended by the drain
+    co_return http::response::text(n ? 200 : 504, "upstream");
+  });
+  auto srv = start_test_server(std::move(routes), backend_name(), {.drain_timeout = std::chrono::milliseconds(50)});
+  http_client c(srv->port());
+  c.send(get("/proxy"));
+  const std::regex wanted(R"(request "GET /proxy HTTP/1\.1"; awaiting read on fd \d+ \(deadline in (24|25)\.\d{3} s\)\n)");
+  const std::string dump = dump_matching(*srv, wanted);
+  EXPECT_TRUE(std::regex_search(dump, wanted)) << dump;
+}
+
+TEST_P(task_dump_test, shows_what_a_blocking_handler_awaits_on_its_fiber) {
+  std::atomic<int> waiting{0};
+  http::router routes;
+  routes.add("GET", "/nap", http::blocking_handler([&waiting](http::request&) {
+               ++waiting;
+               (void)fiber::sleep_for(std::chrono::seconds(30));  // ended by the drain
+               return http::response::text(200, "rested");
+             }));
+  auto srv = start_test_server(std::move(routes), backend_name(), {.drain_timeout = std::chrono::milliseconds(50)});
+  http_client c(srv->port());
+  c.send(get("/nap"));
+  ASSERT_TRUE(eventually([&] { return waiting.load() == 1; }));
+  const std::regex wanted(R"(request "GET /nap HTTP/1\.1"; awaiting sleep \(ends in (29|30)\.\d{3} s\)\n)");
+  const std::string dump = dump_matching(*srv, wanted);
+  EXPECT_TRUE(std::regex_search(dump, wanted)) << dump;
 }
 
 TEST_P(task_dump_test, shows_a_request_head_under_way_with_its_bytes_so_far) {

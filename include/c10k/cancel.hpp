@@ -15,10 +15,15 @@
 // earliest of its own and every enclosing scope's (they cancel it through the nesting when they
 // pass). Code reads its budget with `co_await current_scope()` (or fiber::await of it) and
 // deadline()/remaining(), e.g. to tell an upstream how long it may take.
+//
+// The task dump reads the same list: each wait says what it is (describe(), a virtual that the
+// wait's own path never calls), so a dump can show what a chain of awaits waits on now without
+// anything recorded per wait.
 #pragma once
 
 #include <chrono>
 #include <coroutine>
+#include <string>
 #include <system_error>
 
 #include "c10k/detail/coroutine_host.hpp"
@@ -30,11 +35,21 @@ namespace c10k {
 class event_loop;
 class cancel_scope;
 
+// What a wait is, as the task dump shows it.
+struct wait_info {
+  const char* what = "wait";  // its kind: "sleep", "receive", "mutex", "offload", ...
+  int fd = -1;                // an I/O operation's fd; -1 for other waits
+  clock::time_point ends = clock::time_point::max();  // when it ends by itself (a sleep's time)
+  const cancel_scope* nested = nullptr;  // a nested scope: the waits registered in it
+};
+
 // Something in flight that can be asked to finish early.
 class cancellable {
  public:
   // Makes the pending work finish soon with `reason`.
   virtual void cancel(std::error_code reason) noexcept = 0;
+  // What this wait is (for the task dump, on the wait's loop thread; never on its own path).
+  virtual wait_info describe() const noexcept { return {}; }
 
  protected:
   cancellable() = default;
@@ -109,6 +124,21 @@ class cancel_scope final : public cancellable, private timer_entry {
   // For nesting (in_scope): this scope runs inside `outer` (nullptr: none) for deadline().
   void set_parent(cancel_scope* outer) noexcept { parent_ = outer; }
 
+  // Names the scope in the task dump (a string that outlives it), e.g. "request deadline".
+  void set_label(const char* label) noexcept { label_ = label; }
+  // The deadline set on this scope itself (not its parents'); time_point::max() when none.
+  clock::time_point own_deadline() const noexcept { return loop_ ? timer_entry::deadline : clock::time_point::max(); }
+  // A nested scope, as a wait of its outer one: its label ("scope" without), its own deadline.
+  wait_info describe() const noexcept override {
+    return {label_ ? label_ : "scope", -1, own_deadline(), this};
+  }
+  // Calls f(const cancellable&) for each wait registered in this scope now (a nested scope is
+  // one of them: its describe().nested leads to its own). For the task dump, on the scope's loop.
+  template <typename F>
+  void for_each_wait(F&& f) const {
+    for (const cancellable* c = head_; c; c = c->next_) f(*c);
+  }
+
  private:
   void cancel_all() noexcept;
   void forget_all() noexcept;
@@ -118,7 +148,15 @@ class cancel_scope final : public cancellable, private timer_entry {
   cancellable* head_ = nullptr;   // the waits registered now
   cancel_scope* parent_ = nullptr;
   event_loop* loop_ = nullptr;    // where the deadline's timer is armed
+  const char* label_ = nullptr;   // the task dump's name for it
 };
+
+// Appends to out, for the task dump, what the waits registered in `scope` now are (depth
+// first through nested scopes): "; <label> in 1.250 s" for a labelled scope with a deadline of
+// its own, "; awaiting <what>[ on fd N] (ends in .., deadline in ..)" for each wait, with the
+// time it ends by itself and the deadline of the scopes it waits in, counted from `now`.
+// Call on the loop the scope's waits run on.
+void describe_waits(const cancel_scope& scope, std::string& out, clock::time_point now);
 
 // The check every wait makes before it starts: the reason of `scope` when it is already
 // cancelled (the wait must end at once with it), an empty error_code otherwise or without a scope.

@@ -72,6 +72,9 @@ class cross_channel {
       state_->outcome_ = reason;
       state_->loop_->schedule(state_->who_);
     }
+    wait_info describe() const noexcept override {
+      return {queue_ == &c_->receivers_ ? "cross_channel receive" : "cross_channel send"};
+    }
 
    protected:
     // Joins q as w; the caller holds the mutex and returns true from suspend_with next.

@@ -343,6 +343,7 @@ class fiber_handle {
       outcome_ = reason;
       core_->loop().schedule(w);
     }
+    wait_info describe() const noexcept override { return {"fiber join"}; }
     // The fiber's value; rethrows its exception; throws std::system_error with the scope's
     // reason when the scope ended the wait first.
     T await_resume() {

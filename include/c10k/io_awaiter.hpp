@@ -58,6 +58,7 @@ class [[nodiscard]] io_awaiter final : public cancellable, public waiter_awaitab
   }
 
   void cancel(std::error_code) noexcept override { loop_->io().cancel(op_); }
+  wait_info describe() const noexcept override { return {name_of(op_.kind), op_.fd}; }
 
   // True when the operation had to wait for the backend (it did not complete on first try).
   bool waited() const noexcept { return suspended_; }

@@ -130,6 +130,7 @@ class join_wait : public cancellable {
   // Returns false when the task already ended (or the scope was cancelled), else waits for it.
   bool suspend_with(waiter w, cancel_scope* scope);
   void cancel(std::error_code reason) noexcept override;
+  wait_info describe() const noexcept override { return {"join"}; }
 
  protected:
   // For await_resume: leaves the scope; throws when the wait was cut short or the task is gone.

@@ -113,6 +113,7 @@ class [[nodiscard]] offload_awaiter final : public cancellable, public waiter_aw
     outcome_ = reason;
     loop_->schedule(who_);
   }
+  wait_info describe() const noexcept override { return {"offload"}; }
 
  private:
   struct job final : detail::offload_job {

@@ -27,6 +27,20 @@ enum class op_kind : std::uint8_t {
   receive,   // recv into a buffer the backend lends once data is there (buf, buffer_id out)
 };
 
+// The kind's name, as the task dump shows it ("receive", "writev", ...).
+constexpr const char* name_of(op_kind k) noexcept {
+  switch (k) {
+    case op_kind::read: return "read";
+    case op_kind::write: return "write";
+    case op_kind::writev: return "writev";
+    case op_kind::sendfile: return "sendfile";
+    case op_kind::accept: return "accept";
+    case op_kind::connect: return "connect";
+    case op_kind::receive: return "receive";
+  }
+  return "operation";
+}
+
 // True for operations that wait for the fd to become readable (as opposed to writable).
 constexpr bool waits_readable(op_kind k) noexcept {
   return k == op_kind::read || k == op_kind::accept || k == op_kind::receive;

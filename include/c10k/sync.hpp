@@ -110,6 +110,7 @@ class mutex {
     explicit lock_awaiter(mutex& m) noexcept : m_(&m) {}
     // Takes the lock now (false) or queues w for it (true); false with the scope's reason when
     // the scope is already cancelled.
+    wait_info describe() const noexcept override { return {"mutex"}; }
     bool suspend_with(waiter w, cancel_scope* scope) {
       if (const std::error_code why = already_cancelled(scope)) return (outcome_ = why, false);
       if (m_->try_lock()) return false;
@@ -184,6 +185,7 @@ class event {
    public:
     explicit wait_awaiter(event& e) noexcept : e_(&e) {}
     // Returns false when the outcome is ready now, true when w is queued to be woken.
+    wait_info describe() const noexcept override { return {"event"}; }
     bool suspend_with(waiter w, cancel_scope* scope) {
       if (const std::error_code why = already_cancelled(scope)) return (outcome_ = why, false);
       if (e_->set_) return false;
@@ -225,6 +227,7 @@ class semaphore {
    public:
     explicit acquire_awaiter(semaphore& s) noexcept : s_(&s) {}
     // Returns false when the outcome is ready now, true when w is queued to be woken.
+    wait_info describe() const noexcept override { return {"semaphore"}; }
     bool suspend_with(waiter w, cancel_scope* scope) {
       if (const std::error_code why = already_cancelled(scope)) return (outcome_ = why, false);
       if (s_->try_acquire()) return false;
@@ -268,6 +271,7 @@ class wait_group {
    public:
     explicit wait_awaiter(wait_group& g) noexcept : g_(&g) {}
     // Returns false when the outcome is ready now, true when w is queued to be woken.
+    wait_info describe() const noexcept override { return {"wait_group"}; }
     bool suspend_with(waiter w, cancel_scope* scope) {
       if (const std::error_code why = already_cancelled(scope)) return (outcome_ = why, false);
       if (g_->count_ == 0) return false;
@@ -312,6 +316,7 @@ class channel {
    public:
     send_awaiter(channel& c, T value) : c_(&c), value_(std::move(value)) {}
     // Returns false when the outcome is ready now, true when w is queued to be woken.
+    wait_info describe() const noexcept override { return {"channel send"}; }
     bool suspend_with(waiter w, cancel_scope* scope) {
       if (const std::error_code why = already_cancelled(scope)) return (outcome_ = why, false);
       if (c_->closed_) return (outcome_ = channel_closed(), false);
@@ -341,6 +346,7 @@ class channel {
    public:
     explicit receive_awaiter(channel& c) noexcept : c_(&c) {}
     // Returns false when the outcome is ready now, true when w is queued to be woken.
+    wait_info describe() const noexcept override { return {"channel receive"}; }
     bool suspend_with(waiter w, cancel_scope* scope) {
       if (const std::error_code why = already_cancelled(scope)) return (outcome_ = why, false);
       if (c_->take(value_)) return false;

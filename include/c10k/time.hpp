@@ -49,6 +49,7 @@ class [[nodiscard]] sleep_awaiter final : public cancellable, public waiter_awai
     outcome_ = reason;
     loop_->schedule(who_);
   }
+  wait_info describe() const noexcept override { return {"sleep", -1, deadline}; }
 
  private:
   event_loop* loop_;
