@@ -1,5 +1,6 @@
 #include "load_client.hpp"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -202,16 +203,20 @@ task<std::unique_ptr<client_conn>> open(context& c, int k, bool cut_possible, bo
 // Returns false when the connect was refused (in stop mode: the server stopped); a handshake
 // that a stopping server ended is a clean close, after which the worker tries again.
 task<bool> well_behaved(context& c, rng& r, int k, bool pipeline, bool cut_possible, unsigned max_requests) {
+  const auto opened = std::chrono::steady_clock::now();  // (a TLS handshake counts too)
   bool refused = false;
   auto s = co_await open(c, k, cut_possible, &refused);
   if (!s) co_return !refused;
   std::string buf;
   http_response resp;
-  const auto opened = std::chrono::steady_clock::now();
-  // "request 2 of 3, 412 ms after connect": where in the connection's life a failure came.
+  // "request 2 of 3, 412 ms after connect, from port 40312": where in the connection's life a
+  // failure came (the port finds the server's log line about it).
   auto where = [&](const planned_request& q, unsigned index) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - opened).count();
-    return q.what + " (request " + std::to_string(index + 1) + ", " + std::to_string(ms) + " ms after connect)";
+    sockaddr_in local{};
+    socklen_t len = sizeof local;
+    (void)::getsockname(s->socket().native_handle(), reinterpret_cast<sockaddr*>(&local), &len);
+    return q.what + " (request " + std::to_string(index + 1) + ", " + std::to_string(ms) + " ms after connect, from port " + std::to_string(ntohs(local.sin_port)) + ")";
   };
   const unsigned total = uniform(r, 1, max_requests);
   for (unsigned sent = 0; sent < total;) {
