@@ -51,11 +51,14 @@ test-sanitize: deps
 
 # The suites whose code crosses threads (runtime post/stop, offload, cross_channel; the metrics
 # scrape and the access log's writer thread; the client's name cache filled from the helper
-# pool), built with ThreadSanitizer; only those test binaries are built. Fiber cases stay out (-E fiber):
+# pool; TLS contexts shared by loop threads: the client's session cache, the server's context
+# replaced by a reload while its loops accept), built with ThreadSanitizer; only those test
+# binaries are built. Fiber cases stay out (-E fiber; tls_server_test's rerun with fiber
+# connections too):
 # TSan cannot follow Boost.Context stack switches, which c10k does not annotate for it.
 # io_uring runs too; tests/tsan.supp says why liburing's ring writes need a suppression.
-TSAN_TARGETS := cross_thread_test event_loop_test observability_test client_test task_dump_test
-TSAN_TESTS   := cross_thread_test|event_loop_test[.](post|stop)_from_another_thread|observability_test|client_test[.]names_resolve|task_dump_test
+TSAN_TARGETS := cross_thread_test event_loop_test observability_test client_test task_dump_test tls_server_test tls_threads_test
+TSAN_TESTS   := cross_thread_test|event_loop_test[.](post|stop)_from_another_thread|observability_test|client_test[.]names_resolve|task_dump_test|tls_server[.]|tls_threads[.]
 test-tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DC10K_TSAN=ON -DC10K_BUILD_BENCH=OFF -DC10K_BUILD_EXAMPLES=OFF
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target $(TSAN_TARGETS)

@@ -110,6 +110,31 @@ task<result<void>> receive_ciphertext(session& s) {
   co_return result<void>{};
 }
 
+// After a read returned a record: reads on into `rest` what is already here (the rest of a
+// record, records whole in the received ciphertext), without waiting. One SSL_read yields one
+// record, so a peer's many small records (a streamed body's chunks, pipelined requests each
+// sealed alone) would otherwise cost the caller a read, and a look at what came so far, each.
+// A failure met here is kept (broken) for the next read to return; close_notify likewise.
+std::size_t read_buffered(session& s, std::span<char> rest) {
+  std::size_t got = 0;
+  while (got < rest.size() && (SSL_pending(s.ssl) > 0 || s.unread() > 0)) {
+    ERR_clear_error();
+    const int n = SSL_read(s.ssl, rest.data() + got, static_cast<int>(std::min<std::size_t>(rest.size() - got, 1 << 30)));
+    s.settle();
+    if (n > 0) {
+      got += static_cast<std::size_t>(n);
+      continue;
+    }
+    switch (SSL_get_error(s.ssl, n)) {
+      case SSL_ERROR_WANT_READ: break;  // a record not whole yet
+      case SSL_ERROR_ZERO_RETURN: s.peer_closed = true; break;
+      default: (void)s.failed(errc::protocol_error); break;
+    }
+    break;
+  }
+  return got;
+}
+
 // Kernel TLS, once per process: whether the kernel has the tls upper-layer protocol. Where it
 // has not (TCP_ULP "tls" refused), records stay in user space, which is said once.
 void probe_kernel_tls(int fd) {
@@ -194,7 +219,7 @@ task<result<std::size_t>> stream::read(std::span<char> buf) {
     // (session::failed), so it is empty here.
     const int n = SSL_read(s.ssl, buf.data(), static_cast<int>(std::min<std::size_t>(buf.size(), 1 << 30)));
     s.settle();
-    if (n > 0) co_return static_cast<std::size_t>(n);
+    if (n > 0) co_return static_cast<std::size_t>(n) + read_buffered(s, buf.subspan(static_cast<std::size_t>(n)));
     switch (SSL_get_error(s.ssl, n)) {
       case SSL_ERROR_ZERO_RETURN:
         s.peer_closed = true;

@@ -1,7 +1,9 @@
 #include "load_client.hpp"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <memory>
 #include <random>
 #include <span>
@@ -10,6 +12,7 @@
 #include "c10k/event_loop.hpp"
 #include "c10k/sync.hpp"
 #include "c10k/tcp_stream.hpp"
+#include "client_conn.hpp"
 #include "c10k/time.hpp"
 #include "response_parser.hpp"
 #include "stress_routes.hpp"
@@ -43,12 +46,18 @@ enum kind : int {
   abort_response,  // a large or streamed response read in part, then close
   stall,           // part of a head, then silence until the server's header timeout ends it
   garbage,         // an invalid head: the server answers 4xx/5xx and closes
+  // TLS loads only:
+  tls_stall,       // a part of a ClientHello (or none, or all), then silence until the handshake timeout
+  tls_garbage,     // instead of a ClientHello: plain HTTP (a plain 400), junk, or a record header and junk
+  tls_abort,       // a handshake cut: by a close after the ClientHello, or by a client timeout
   kind_count
 };
-constexpr const char* kind_names[kind_count] = {"normal",        "pipelined",  "client_timeout", "scope_cancel",
-                                                "whole_timeout", "abort_head", "abort_body",     "abort_response",
-                                                "stall",         "garbage"};
-constexpr unsigned kind_weights[kind_count] = {25, 10, 12, 10, 8, 8, 7, 10, 4, 6};
+constexpr const char* kind_names[kind_count] = {"normal",         "pipelined",  "client_timeout", "scope_cancel",
+                                                "whole_timeout",  "abort_head", "abort_body",     "abort_response",
+                                                "stall",          "garbage",    "tls_stall",      "tls_garbage",
+                                                "tls_abort"};
+constexpr unsigned plain_weights[kind_count] = {25, 10, 12, 10, 8, 8, 7, 10, 4, 6, 0, 0, 0};
+constexpr unsigned tls_weights[kind_count] = {25, 10, 12, 10, 8, 8, 7, 10, 4, 6, 3, 4, 5};
 
 unsigned uniform(rng& r, unsigned lo, unsigned hi) { return std::uniform_int_distribution<unsigned>(lo, hi)(r); }
 
@@ -110,7 +119,7 @@ struct read_result {
 };
 
 // Reads the next response from s into out, keeping surplus bytes in buf.
-task<read_result> read_response(tcp_stream& s, std::string& buf, http_response& out) {
+task<read_result> read_response(client_conn& s, std::string& buf, http_response& out) {
   for (;;) {
     switch (parse_response(buf, out)) {
       case parse_status::done: buf.erase(0, out.consumed); co_return read_result{got::response, {}};
@@ -163,27 +172,51 @@ bool check(context& c, int k, const planned_request& q, const http_response& res
   return false;
 }
 
-// Connects (bounded); nullopt after accounting for the failure.
-task<std::optional<tcp_stream>> open(context& c, int k, bool cut_possible) {
+// Connects (bounded), with no TLS; nullptr after accounting for the failure (in stop mode, a
+// refused connect sets *refused).
+task<std::unique_ptr<client_conn>> open_raw(context& c, int k, bool cut_possible, bool* refused = nullptr) {
   auto s = co_await with_timeout(10s, connect(address::loopback(c.cfg.port)));
-  if (s) co_return std::move(*s);
-  if (c.cfg.stop_mode && (s.error() == std::errc::connection_refused || s.error() == std::errc::connection_reset)) ++c.tally.refused;
-  else step_failed(c, k, "connect", got::error_clean, s.error(), cut_possible);
-  co_return std::nullopt;
+  if (s) co_return std::make_unique<client_conn>(std::move(*s));
+  if (c.cfg.stop_mode && (s.error() == std::errc::connection_refused || s.error() == std::errc::connection_reset)) {
+    ++c.tally.refused;
+    if (refused) *refused = true;
+  } else {
+    step_failed(c, k, "connect", got::error_clean, s.error(), cut_possible);
+  }
+  co_return nullptr;
+}
+
+// Connects (bounded), and on a TLS load makes the handshake (bounded); nullptr after
+// accounting for the failure (as open_raw).
+task<std::unique_ptr<client_conn>> open(context& c, int k, bool cut_possible, bool* refused = nullptr) {
+  auto s = co_await open_raw(c, k, cut_possible, refused);
+  if (!s || !c.cfg.tls) co_return s;
+  if (auto h = co_await with_timeout(10s, s->start_tls(c.cfg.tls, c.cfg.port)); !h) {
+    // (A stopping server ends handshakes too: step_failed counts that as a clean close.)
+    step_failed(c, k, "TLS handshake", got::error_clean, h.error(), cut_possible);
+    co_return nullptr;
+  }
+  co_return s;
 }
 
 // Requests on one connection, in batches (of 1, or 2-5 when pipelined), every answer checked.
-// Returns false when the connect was refused or failed.
+// Returns false when the connect was refused (in stop mode: the server stopped); a handshake
+// that a stopping server ended is a clean close, after which the worker tries again.
 task<bool> well_behaved(context& c, rng& r, int k, bool pipeline, bool cut_possible, unsigned max_requests) {
-  auto s = co_await open(c, k, cut_possible);
-  if (!s) co_return false;
+  const auto opened = std::chrono::steady_clock::now();  // (a TLS handshake counts too)
+  bool refused = false;
+  auto s = co_await open(c, k, cut_possible, &refused);
+  if (!s) co_return !refused;
   std::string buf;
   http_response resp;
-  const auto opened = std::chrono::steady_clock::now();
-  // "request 2 of 3, 412 ms after connect": where in the connection's life a failure came.
+  // "request 2 of 3, 412 ms after connect, from port 40312": where in the connection's life a
+  // failure came (the port finds the server's log line about it).
   auto where = [&](const planned_request& q, unsigned index) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - opened).count();
-    return q.what + " (request " + std::to_string(index + 1) + ", " + std::to_string(ms) + " ms after connect)";
+    sockaddr_in local{};
+    socklen_t len = sizeof local;
+    (void)::getsockname(s->socket().native_handle(), reinterpret_cast<sockaddr*>(&local), &len);
+    return q.what + " (request " + std::to_string(index + 1) + ", " + std::to_string(ms) + " ms after connect, from port " + std::to_string(ntohs(local.sin_port)) + ")";
   };
   const unsigned total = uniform(r, 1, max_requests);
   for (unsigned sent = 0; sent < total;) {
@@ -229,13 +262,15 @@ task<bool> well_behaved(context& c, rng& r, int k, bool pipeline, bool cut_possi
   co_return true;
 }
 
-// Drops s: a plain close, or a reset (SO_LINGER 0) one time in two.
-void drop(rng& r, tcp_stream& s) {
+// Drops s: a plain close, or a reset (SO_LINGER 0) one time in two; on TLS, one time in three
+// a close_notify first (a clean TLS close, mid-request or mid-response all the same).
+task<void> drop(rng& r, client_conn& s) {
+  if (s.secure() && uniform(r, 0, 2) == 0) (void)co_await with_timeout(1s, s.close_notify());
   if (uniform(r, 0, 1)) {
     linger l{1, 0};
-    ::setsockopt(s.native_handle(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    ::setsockopt(s.socket().native_handle(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
   }
-  s.close();
+  s.socket().close();
 }
 
 struct cut_switch {
@@ -260,7 +295,7 @@ task<void> slow_request_under_timeout(context& c, rng& r, int k) {
   auto got_one = co_await with_timeout(std::chrono::milliseconds(uniform(r, 0, 25)), read_response(*s, buf, resp));
   if (got_one.what == got::response) check(c, k, q, resp);
   else step_failed(c, k, "read " + q.what, got_one.what, got_one.ec, true);
-  drop(r, *s);
+  co_await drop(r, *s);
 }
 
 task<void> abort_midway(context& c, rng& r, int k) {
@@ -278,7 +313,7 @@ task<void> abort_midway(context& c, rng& r, int k) {
   }
   if (auto w = co_await s->write_all(out); !w) co_return step_failed(c, k, "write", got::error_clean, w.error(), false);
   ++c.tally.cut_by_client;
-  drop(r, *s);
+  co_await drop(r, *s);
 }
 
 task<void> abort_response_midway(context& c, rng& r, int k) {
@@ -299,7 +334,7 @@ task<void> abort_response_midway(context& c, rng& r, int k) {
     seen += *n;
   }
   ++c.tally.cut_by_client;
-  drop(r, *s);
+  co_await drop(r, *s);
 }
 
 // A stalled head or garbage: the server must answer with an error status or close, then close.
@@ -327,6 +362,83 @@ task<void> ended_by_server(context& c, rng& r, int k) {
   else step_failed(c, k, "waiting for the server to end it", first.what, first.ec, false);
 }
 
+// Reads what the server sends until it closes or resets the connection; false after
+// accounting for a hang (10 s of silence) as a failure.
+task<bool> until_closed(context& c, int k, tcp_stream& s, std::string& seen) {
+  std::array<char, 4096> buf;
+  for (;;) {
+    auto n = co_await with_timeout(10s, s.read(buf));
+    if (n && *n > 0) {
+      if (seen.size() < 65536) seen.append(buf.data(), *n);
+      continue;
+    }
+    if (n || !is_cut(n.error())) co_return true;
+    step_failed(c, k, "waiting for the server to end the handshake", seen.empty() ? got::error_clean : got::error_mid,
+                n.error(), false);
+    co_return false;
+  }
+}
+
+// A part of a ClientHello (none, some, or all of it), then silence: the server must end the
+// connection at its handshake timeout.
+task<void> stall_handshake(context& c, rng& r, int k) {
+  auto s = co_await open_raw(c, k, false);
+  if (!s) co_return;
+  const std::string hello = client_hello();
+  const std::string part = hello.substr(0, uniform(r, 0, static_cast<unsigned>(hello.size())));
+  if (!part.empty())
+    if (auto w = co_await s->write_all(part); !w) co_return step_failed(c, k, "write", got::error_clean, w.error(), false);
+  std::string seen;
+  if (co_await until_closed(c, k, s->socket(), seen)) ++c.tally.server_closed;
+}
+
+// Something that is not a ClientHello: plain HTTP (answered with a plain 400, then closed),
+// bytes that are no TLS record (closed unanswered), or a handshake record of junk (an alert at
+// most, then closed).
+task<void> garble_handshake(context& c, rng& r, int k) {
+  auto s = co_await open_raw(c, k, false);
+  if (!s) co_return;
+  const unsigned variant = uniform(r, 0, 2);
+  std::string out;
+  if (variant == 0) {
+    out = "GET /hello HTTP/1.1\r\nHost: stress\r\n\r\n";
+  } else {
+    std::string junk(uniform(r, 1, 300), '\0');
+    for (char& b : junk) b = static_cast<char>(uniform(r, 0, 255));
+    if (variant == 1) out.push_back(static_cast<char>(uniform(r, 0, 0x15)));  // no record type, no method
+    else out = std::string("\x16\x03\x01", 3) + static_cast<char>(junk.size() >> 8) + static_cast<char>(junk.size() & 0xff);
+    out += junk;
+  }
+  if (auto w = co_await s->write_all(out); !w) co_return step_failed(c, k, "write", got::error_clean, w.error(), false);
+  std::string seen;
+  if (!co_await until_closed(c, k, s->socket(), seen)) co_return;
+  http_response resp;
+  if (variant == 0 && (parse_response(seen, resp) != parse_status::done || resp.status != 400 || resp.header("connection") != "close"))
+    c.tally.problem(std::string(kind_names[k]) + ": plain HTTP on the TLS port: not a plain 400 with Connection: close (" +
+                    std::to_string(seen.size()) + " bytes)");
+  else if (variant == 1 && !seen.empty())
+    c.tally.problem(std::string(kind_names[k]) + ": junk instead of a ClientHello answered with " + std::to_string(seen.size()) + " bytes");
+  else ++c.tally.server_closed;
+}
+
+// A handshake the client abandons: its own under a timeout of 0-4 ms (cut wherever it got to),
+// or a ClientHello and then a close (or reset) once the server began to answer.
+task<void> cut_handshake(context& c, rng& r, int k) {
+  auto s = co_await open_raw(c, k, false);
+  if (!s) co_return;
+  if (uniform(r, 0, 1)) {
+    auto h = co_await with_timeout(std::chrono::milliseconds(uniform(r, 0, 4)), s->start_tls(c.cfg.tls, c.cfg.port));
+    if (!h && !is_cut(h.error())) co_return step_failed(c, k, "TLS handshake", got::error_clean, h.error(), false);
+  } else {
+    if (auto w = co_await s->write_all(client_hello()); !w) co_return step_failed(c, k, "write", got::error_clean, w.error(), false);
+    std::array<char, 512> buf;
+    auto n = co_await with_timeout(10s, s->socket().read(std::span<char>(buf.data(), uniform(r, 1, 512))));
+    if (!n || *n == 0) co_return step_failed(c, k, "read the server's first flight", got::eof_clean, n ? std::error_code{} : n.error(), false);
+  }
+  ++c.tally.cut_by_client;
+  co_await drop(r, *s);
+}
+
 task<void> run_session(context& c, rng& r, int k, bool& refused) {
   switch (k) {
     case normal: refused = !co_await well_behaved(c, r, k, false, false, c.cfg.stop_mode ? 50 : 4); break;
@@ -345,6 +457,9 @@ task<void> run_session(context& c, rng& r, int k, bool& refused) {
     case abort_head:
     case abort_body: co_await abort_midway(c, r, k); break;
     case abort_response: co_await abort_response_midway(c, r, k); break;
+    case tls_stall: co_await stall_handshake(c, r, k); break;
+    case tls_garbage: co_await garble_handshake(c, r, k); break;
+    case tls_abort: co_await cut_handshake(c, r, k); break;
     default: co_await ended_by_server(c, r, k); break;
   }
 }
@@ -352,12 +467,13 @@ task<void> run_session(context& c, rng& r, int k, bool& refused) {
 int pick_kind(rng& r, const load_config& cfg) {
   if (cfg.stop_mode) return uniform(r, 0, 3) ? normal : pipelined;
   if (!cfg.only_kinds.empty()) return cfg.only_kinds[uniform(r, 0, static_cast<unsigned>(cfg.only_kinds.size() - 1))];
+  const unsigned* weights = cfg.tls ? tls_weights : plain_weights;
   unsigned total = 0;
-  for (unsigned w : kind_weights) total += w;
+  for (int k = 0; k < kind_count; ++k) total += weights[k];
   unsigned x = uniform(r, 0, total - 1);
   for (int k = 0; k < kind_count; ++k) {
-    if (x < kind_weights[k]) return k;
-    x -= kind_weights[k];
+    if (x < weights[k]) return k;
+    x -= weights[k];
   }
   return normal;
 }

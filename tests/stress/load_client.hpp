@@ -1,7 +1,8 @@
 // The stress load: many client sessions on a c10k loop of their own thread (same backend as
 // the server, so the client side's cancellation paths are exercised too), each a random mix
 // of well-behaved requests, client timeouts, cancelled scopes, abrupt closes mid-request and
-// mid-response, stalled heads and garbage. Every response a session completes is checked.
+// mid-response, stalled heads and garbage; over TLS too, with handshakes stalled, garbled and
+// cut. Every response a session completes is checked.
 #pragma once
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "c10k/tls/context.hpp"
 #include "stress.hpp"
 
 namespace c10k::stress {
@@ -57,6 +59,10 @@ struct load_config {
   bool stop_mode = false;
   // Session kinds to draw from; empty: the full mix.
   std::vector<int> only_kinds;
+  // A client context (verifying the server as "localhost"): every session speaks TLS through
+  // c10k::tls::stream, and the mix adds stalled, garbled and cut handshakes. Loads on several
+  // threads may share one (its session cache is shared).
+  tls::context tls;
 };
 
 // Runs a load on its own thread from construction; join() waits for it.

@@ -46,8 +46,9 @@ std::string read_until_closed(int fd, bool& hung) {
 
 class stress_stop : public stress_test {
  protected:
-  void under_load(bool storm) {
-    watchdog guard("stop under load on " + backend_name(), std::chrono::seconds(300));
+  void under_load(bool storm, bool tls = false) {
+    watchdog guard(std::string(tls ? "stop under a TLS load on " : "stop under load on ") + backend_name(), std::chrono::seconds(300));
+    if (tls) use_tls();
     auto srv = start();
     load_config cfg;
     cfg.port = srv->port();
@@ -55,10 +56,11 @@ class stress_stop : public stress_test {
     cfg.concurrency = concurrency(100);
     cfg.seed = seed_;
     cfg.stop_mode = true;
+    cfg.tls = client_tls();
     std::optional<signal_storm> signals;
     if (storm) signals.emplace(threads, 100us);
     load_client client(cfg, &threads);
-    const std::uint64_t before_stop = scaled(1500, 200);
+    const std::uint64_t before_stop = tls ? scaled(1000, 150) : scaled(1500, 200);
     const bool warmed = c10k::testing::eventually(
         [&] { return client.tally().responses_ok >= before_stop || client.finished(); }, std::chrono::seconds(120));
     srv->stop();
@@ -160,5 +162,8 @@ TEST_P(stress_stop, stop_under_load_and_a_signal_storm_gives_each_client_a_whole
 TEST_P(stress_stop, drain_timeout_destroys_handlers_in_flight_without_truncating_or_leaking) { drain_timeout_expiring(false); }
 
 TEST_P(stress_stop, drain_timeout_under_a_signal_storm_destroys_handlers_in_flight_cleanly) { drain_timeout_expiring(true); }
+
+// Over TLS: a handshake under way at the stop ends too (a clean close for its client).
+TEST_P(stress_stop, stop_under_a_tls_load_gives_each_client_a_whole_response_or_a_clean_close) { under_load(false, true); }
 
 C10K_INSTANTIATE_FOR_EVERY_BACKEND(stress_stop);

@@ -29,6 +29,15 @@ inline double scale() {
   return s;
 }
 
+// Whether this is the sanitizer build (ASan and UBSan): code runs several times slower there.
+constexpr bool sanitized() {
+#ifdef C10K_SANITIZED
+  return true;
+#else
+  return false;
+#endif
+}
+
 // n scaled, at least `floor`.
 inline std::size_t scaled(std::size_t n, std::size_t floor = 1) {
   const auto v = static_cast<std::size_t>(static_cast<double>(n) * scale());
