@@ -86,11 +86,9 @@ http::client_request upstream_request(http::request& q) {
     }
     out.headers.emplace_back(std::string(f.name), std::string(f.value));
   }
-  if (auto peer = q.peer()) {
-    std::string a = peer->to_string();
-    a = a.substr(0, a.rfind(':'));  // the address without the port
-    if (a.size() > 2 && a.front() == '[') a = a.substr(1, a.size() - 2);
-    forwarded += (forwarded.empty() ? "" : ", ") + a;
+  if (auto peer = q.peer()) {  // kept by the connection: no getpeername per request
+    if (!forwarded.empty()) forwarded += ", ";
+    forwarded += peer->host();
   }
   if (!forwarded.empty()) out.headers.emplace_back("X-Forwarded-For", std::move(forwarded));
 
