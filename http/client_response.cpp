@@ -48,6 +48,9 @@ int client_response::version_minor() const noexcept { return s_->head.version_mi
 const std::vector<header_field>& client_response::headers() const noexcept { return s_->head.headers; }
 std::optional<std::string_view> client_response::header(std::string_view name) const noexcept { return s_->head.header(name); }
 response_framing client_response::framing() const noexcept { return s_->head.framing; }
+std::uint64_t client_response::content_length() const noexcept {
+  return s_->head.framing == response_framing::content_length ? s_->head.content_length : 0;
+}
 
 task<result<std::string_view>> client_response::read() {
   response_state& s = *s_;
