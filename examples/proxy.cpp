@@ -141,28 +141,28 @@ http::client_request upstream_request(http::request& q) {
 task<http::response> forward(http::client& cl, const http::upstream& up, http::request& q) {
   auto got = co_await cl.send(up, upstream_request(q));
   if (!got) co_return upstream_error(up, got.error());
-  auto r = std::make_shared<http::client_response>(std::move(*got));
-  http::response out(r->status());
-  const std::string_view connection = r->header("Connection").value_or("");
-  for (const http::header_field& f : r->headers()) {
+  http::client_response& r = *got;
+  http::response out(r.status());
+  const std::string_view connection = r.header("Connection").value_or("");
+  for (const http::header_field& f : r.headers()) {
     const field_kind k = kind_of(f.name);
     if (k == field_kind::other || k == field_kind::forwarded_for) {
       if (connection.empty() || !listed_in(connection, f.name)) out.set_header(std::string(f.name), std::string(f.value));
     }
   }
-  const auto framing = r->framing();
+  const auto framing = r.framing();
   if (framing == http::response_framing::none) co_return out;
-  if (framing == http::response_framing::content_length && q.method() != "HEAD") {
-    if (r->content_length() <= whole_body_limit) {
-      auto body = co_await r->read_all();
-      if (!body) co_return upstream_error(up, body.error());
-      out.set_body(std::move(*body));
-      co_return out;
-    }
+  if (framing == http::response_framing::content_length && q.method() != "HEAD" &&
+      r.content_length() <= whole_body_limit) {
+    auto body = co_await r.read_all();
+    if (!body) co_return upstream_error(up, body.error());
+    out.set_body(std::move(*body));
+    co_return out;
   }
   // Streamed: the head goes now; an upstream failure later can only cut the body short, which
-  // the server does by closing the connection (the producer throws).
-  out.set_stream([r](http::body_writer& to) -> task<void> {
+  // the server does by closing the connection (the producer throws). The producer is copyable
+  // (std::function), hence the shared response.
+  out.set_stream([r = std::make_shared<http::client_response>(std::move(r))](http::body_writer& to) -> task<void> {
     for (;;) {
       auto piece = co_await r->read();
       if (!piece) throw std::system_error(piece.error(), "upstream response body");

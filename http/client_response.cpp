@@ -26,6 +26,22 @@ void response_state::release_connection() noexcept {
   conn.reset();
 }
 
+void response_state::reset() noexcept {
+  pool.reset();
+  conn.reset();
+  request_bytes.clear();
+  head_bytes.clear();
+  head.headers.clear();  // the parser resets the rest of the head
+  head.reason = {};
+  deadline.reset();
+  remaining = 0;
+  total = 0;
+  chunks.reset();
+  decoded.clear();
+  body_done = false;
+  error = {};
+}
+
 std::error_code response_state::fail(std::error_code e) noexcept {
   if (!error) error = e;
   if (e == std::errc::bad_message || e == std::errc::connection_aborted) pool->shared().bad_responses.fetch_add(1, std::memory_order_relaxed);
@@ -37,9 +53,18 @@ std::error_code response_state::fail(std::error_code e) noexcept {
 
 client_response::client_response(std::unique_ptr<response_state> s) noexcept : s_(std::move(s)) {}
 client_response::client_response(client_response&&) noexcept = default;
-client_response& client_response::operator=(client_response&&) noexcept = default;
+client_response& client_response::operator=(client_response&& o) noexcept {
+  if (this != &o) {
+    client_response old(std::move(*this));  // released (or recycled) as if destroyed
+    s_ = std::move(o.s_);
+  }
+  return *this;
+}
 client_response::~client_response() {
-  if (s_) s_->release_connection();
+  if (!s_) return;
+  s_->release_connection();
+  std::shared_ptr<detail::upstream_pool> pool = s_->pool;  // recycle() resets s_->pool
+  if (pool) pool->recycle(std::move(s_));
 }
 
 int client_response::status() const noexcept { return s_->head.status; }

@@ -109,4 +109,27 @@ TEST_P(client_response_test, a_head_stays_readable_while_its_connection_carries_
   EXPECT_EQ(up.connections(), 1);
 }
 
+TEST_P(client_response_test, each_response_starts_afresh_after_the_one_before_it_ended) {
+  // A response that ended leaves its state to the next one on the loop (its buffers' capacity):
+  // the chunked decoder, the counts and the error must not carry over.
+  raw_upstream up = varied();
+  event_loop loop(backend_name());
+  http::client cl;
+  run(loop, [&] {
+    for (int round = 0; round < 3; ++round) {
+      for (const char* target : {"/chunked", "/cl/5", "/chunked", "/empty", "/h/7"}) {
+        auto r = call(loop, cl.fetch(local(up.port()), get(target)));
+        ASSERT_TRUE(r) << target << ": " << r.error().message();
+        const std::string want = std::string(target) == "/chunked" ? "abc"
+                                 : std::string(target) == "/cl/5"  ? "bbbbb"
+                                 : std::string(target) == "/h/7"   ? "z"
+                                                                   : "";
+        EXPECT_EQ(r->body, want) << target << " in round " << round;
+        EXPECT_EQ(r->status, std::string(target) == "/chunked" ? 201 : std::string(target) == "/h/7" ? 202 : 200);
+      }
+    }
+  });
+  EXPECT_EQ(up.connections(), 1);
+}
+
 C10K_INSTANTIATE_FOR_EVERY_BACKEND_AND_MODE(client_response_test);
