@@ -132,4 +132,24 @@ TEST_P(client_response_test, each_response_starts_afresh_after_the_one_before_it
   EXPECT_EQ(up.connections(), 1);
 }
 
+TEST_P(client_response_test, assigning_over_a_read_response_gives_its_connection_back_to_the_pool) {
+  raw_upstream up = varied();
+  event_loop loop(backend_name());
+  http::client cl;
+  run(loop, [&] {
+    auto first = call(loop, cl.send(local(up.port()), get("/cl/5")));
+    ASSERT_TRUE(first) << first.error().message();
+    http::client_response r = std::move(*first);
+    EXPECT_EQ(call(loop, r.read()).value(), "bbbbb");  // the whole body: the connection may be reused
+    auto second = call(loop, cl.send(local(up.port()), get("/cl/3")));  // on a second connection
+    ASSERT_TRUE(second) << second.error().message();
+    EXPECT_EQ(cl.idle_connections(local(up.port())), 0u);
+    r = std::move(*second);  // the first response ends here, as if destroyed
+    EXPECT_EQ(cl.idle_connections(local(up.port())), 1u);
+    EXPECT_EQ(call(loop, r.read_all()).value(), "bbb");
+    EXPECT_EQ(cl.idle_connections(local(up.port())), 2u);
+  });
+  EXPECT_EQ(cl.stats().connects, 2u);
+}
+
 C10K_INSTANTIATE_FOR_EVERY_BACKEND_AND_MODE(client_response_test);
