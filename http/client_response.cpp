@@ -145,6 +145,20 @@ task<result<std::string_view>> client_response::read() {
 
 task<result<std::string>> client_response::read_all() {
   std::string out;
+  response_state& s = *s_;
+  const std::uint64_t max_body = s.pool->options().max_body_bytes;
+  if (s.head.framing == response_framing::content_length && !s.error && !s.body_done && s.conn &&
+      (max_body == 0 || s.remaining <= max_body) && s.conn->unread().size() >= s.remaining) {
+    // The whole body came with the head (a small answer): taken at once, no read() per piece.
+    detail::pooled_connection& c = *s.conn;
+    const auto n = static_cast<std::size_t>(s.remaining);
+    out.assign(c.unread().substr(0, n));
+    c.pos += n;
+    s.remaining = 0;
+    s.body_done = true;
+    s.release_connection();
+    co_return out;
+  }
   if (s_->head.framing == response_framing::content_length) out.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(s_->remaining, 1 << 20)));
   for (;;) {
     auto piece = co_await read();

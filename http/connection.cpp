@@ -266,7 +266,7 @@ task<bool> serve_streamed(connection& c, request& req, const handler& h, request
   } catch (...) {
     resp.emplace(handler_failed(req));  // a handler that throws gets the client a 500
   }
-  const bool body_ok = co_await body.drain();
+  const bool body_ok = body.drop_buffered() || co_await body.drain();
   const bool may_continue = count_answered(c) && body_ok;
   bool keep;
   if (resp->stream()) keep = co_await writer.send_stream(std::move(*resp), reader.head(), may_continue);

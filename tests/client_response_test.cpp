@@ -152,4 +152,20 @@ TEST_P(client_response_test, assigning_over_a_read_response_gives_its_connection
   EXPECT_EQ(cl.stats().connects, 2u);
 }
 
+TEST_P(client_response_test, max_body_bytes_holds_for_a_body_that_came_with_its_head) {
+  raw_upstream up = varied();
+  event_loop loop(backend_name());
+  http::client_options o;
+  o.max_body_bytes = 4;
+  http::client cl(o);
+  run(loop, [&] {
+    auto fits = call(loop, cl.fetch(local(up.port()), get("/cl/4")));
+    ASSERT_TRUE(fits) << fits.error().message();
+    EXPECT_EQ(fits->body, "bbbb");
+    auto over = call(loop, cl.fetch(local(up.port()), get("/cl/5")));
+    ASSERT_FALSE(over);
+    EXPECT_EQ(over.error(), std::errc::file_too_large);
+  });
+}
+
 C10K_INSTANTIATE_FOR_EVERY_BACKEND_AND_MODE(client_response_test);
