@@ -54,3 +54,14 @@ TEST(header_case, request_names_and_targets_match_in_any_case) {
   EXPECT_TRUE(h.expect_continue);
   EXPECT_EQ(h.host, "Example.com");
 }
+
+TEST(header_case, header_name_is_folds_case_only) {
+  EXPECT_TRUE(header_name_is("Proxy-Authorization", "proxy-authorization"));
+  EXPECT_TRUE(header_name_is("TE", "te"));
+  EXPECT_TRUE(header_name_is("X-FORWARDED-FOR", "x-forwarded-for"));
+  EXPECT_FALSE(header_name_is("X-Forwarded-Fox", "x-forwarded-for"));
+  EXPECT_FALSE(header_name_is("X_Forwarded-For", "x-forwarded-for"));
+  EXPECT_FALSE(header_name_is("Proxy-Authorizatio", "proxy-authorization"));
+  EXPECT_FALSE(header_name_is("", "te"));
+  EXPECT_TRUE(header_name_is("", ""));
+}
