@@ -332,7 +332,7 @@ Coro serve_requests(connection& c, recv_buffer first) {
   connection_input input(io, reader);
   input.start(std::move(first));
 
-  std::optional<request> current;  // the request under way, from its head on
+  std::optional<request>& current = work->current;  // the request under way, from its head on
   route_match& route = work->route;
   bool continue_sent = false;  // "100 Continue" went out for the request under way
   unsigned answered_this_turn = 0;
@@ -376,7 +376,7 @@ Coro serve_requests(connection& c, recv_buffer first) {
           break;
         }
         continue_sent = false;
-        request& req = current.emplace(head, std::string_view{});
+        request& req = current ? (current->reset(head), *current) : current.emplace(head, std::string_view{});
         req.set_connection_fd(c.stream.native_handle(), &c.peer);  // for request::peer()
         find_route(*c.state.routes, req, route);
         if (!route.handler_fn || !route.options.stream_body) continue;

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 
+#include "c10k/http/request.hpp"
 #include "c10k/time.hpp"
 #include "dispatcher.hpp"
 #include "request_reader.hpp"
@@ -18,6 +20,9 @@ struct connection_work {
   request_reader reader;
   response_writer writer;
   route_match route;  // kept here: its fallback response is built once per pooled object
+  // The request under way, from its head on; kept here so that its path parameters' vector is
+  // allocated once per pooled object, not per request (request::reset).
+  std::optional<request> current;
   clock::time_point started{};  // the turn the request under way's head was parsed in (dump)
   // Capacity kept for the next burst; a burst that needed more gives it back.
   static constexpr std::size_t keep_bytes = 64 * 1024;

@@ -8,7 +8,19 @@
 
 namespace c10k::http {
 
-request::request(const request_head& head, std::string_view body) noexcept : head_(&head), body_(body) {
+request::request(const request_head& head, std::string_view body) noexcept {
+  reset(head);
+  body_ = body;
+}
+
+void request::reset(const request_head& head) noexcept {
+  head_ = &head;
+  body_ = {};
+  query_ = {};
+  body_stream_ = nullptr;
+  connection_fd_ = -1;
+  peer_cache_ = nullptr;
+  params_.clear();  // keeps its capacity
   std::string_view t = head.target;
   // absolute-form: the path starts after the authority.
   if (auto scheme = !t.empty() && t.front() != '/' ? t.find("://") : std::string_view::npos; scheme != std::string_view::npos) {

@@ -33,6 +33,9 @@ class body_reader {
 class request {
  public:
   request(const request_head& head, std::string_view body) noexcept;
+  // For the server: makes this the request `head` begins, as if newly made with an empty
+  // body, keeping only the capacity of its parameters (the server reuses one per burst object).
+  void reset(const request_head& head) noexcept;
 
   std::string_view method() const noexcept { return head_->method; }
   // The request-target as sent ("/users/7?x=1").
