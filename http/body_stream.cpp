@@ -24,6 +24,20 @@ task<result<std::string_view>> body_stream::read() {
   }
 }
 
+bool body_stream::drop_buffered() {
+  if (error_) return false;
+  if (done_) return true;
+  if (expect_continue_) return false;  // drain() decides
+  for (std::string_view piece;;) {
+    switch (reader_.next_piece(piece)) {
+      case piece_status::piece: continue;  // dropped, as drain() would
+      case piece_status::end: done_ = true; return true;
+      case piece_status::need_input:
+      case piece_status::error: return false;  // drain() waits for it, or reports it
+    }
+  }
+}
+
 task<bool> body_stream::drain() {
   if (expect_continue_ && !done_) co_return false;
   while (!done_ && !error_) (void)co_await read();

@@ -22,6 +22,10 @@ class body_stream final : public body_reader {
   // when the client still waits for "100 Continue" (it will not send the body: RFC 9110
   // 10.1.1 leaves closing the connection as the way out).
   task<bool> drain();
+  // Drops what is already here of the body; true when that reached its end (or there was no
+  // body), so that drain() has nothing to wait for and need not run (a coroutine frame and a
+  // read() per request on a bodyless request, which is most of them).
+  bool drop_buffered();
 
  private:
   std::error_code fail(std::error_code e) noexcept {

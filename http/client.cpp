@@ -42,11 +42,11 @@ std::error_code validate(const client_request& q) noexcept {
   return {};
 }
 
-// The request head, with Host, the framing, and the deadline header when asked for.
-std::string request_head_bytes(const client_request& q, const upstream& to, const client_options& o,
-                               std::optional<clock::time_point> deadline) {
-  std::string h;
-  h.reserve(128 + q.target.size());
+// Writes into h the request head, with Host, the framing, and the deadline header when asked
+// for (h keeps its capacity from earlier requests).
+void request_head_bytes(std::string& h, const client_request& q, const upstream& to, const client_options& o,
+                        std::optional<clock::time_point> deadline) {
+  h.clear();
   h.append(q.method).append(" ").append(q.target).append(" HTTP/1.1\r\n");
   bool host_given = false;
   for (const auto& [name, value] : q.headers) host_given = host_given || rules::iequals(name, "host");
@@ -70,7 +70,6 @@ std::string request_head_bytes(const client_request& q, const upstream& to, cons
     h.append(o.deadline_header).append(": ").append(num, end).append("\r\n");
   }
   h.append("\r\n");
-  return h;
 }
 
 // Writes a streamed request body to the upstream: chunked, or raw up to a Content-Length.
@@ -179,12 +178,13 @@ struct attempt {
   std::size_t head_size = 0;
 };
 
-// Writes the request on c and reads the response head into `head` (its views into c.in).
+// Writes the request on c (its head built in `bytes`) and reads the response head into `head`
+// (its views into c.in).
 task<attempt> exchange(pooled_connection& c, const client_request& q, const upstream& to, const client_options& o,
-                       std::optional<clock::time_point> deadline, response_head& head) {
+                       std::optional<clock::time_point> deadline, std::string& bytes, response_head& head) {
   attempt out;
   if (detail::passed(deadline)) co_return (out.error = std::make_error_code(std::errc::timed_out), out);
-  std::string bytes = request_head_bytes(q, to, o, deadline);
+  request_head_bytes(bytes, q, to, o, deadline);
   if (!q.body_stream) {
     iovec iov[2] = {{bytes.data(), bytes.size()}, {const_cast<char*>(q.body.data()), q.body.size()}};
     auto w = co_await with_timeout(detail::within(o.write_timeout, deadline), c.write_all(std::span<iovec>(iov, q.body.empty() ? 1 : 2)));
@@ -327,6 +327,7 @@ task<result<client_response>> client::send(const upstream& to_ref, client_reques
   const cancel_scope* caller = co_await current_scope();
   req.deadline = effective_deadline(req, caller);
   const bool may_retry = idempotent(req.method) && !req.body_stream;
+  std::unique_ptr<response_state> state = pool->take_state();
 
   for (int tries = 0;; ++tries) {
     // A retry goes on a new connection: the other pooled ones are likely as stale.
@@ -334,7 +335,10 @@ task<result<client_response>> client::send(const upstream& to_ref, client_reques
     const bool reused = c != nullptr;
     if (!c) {
       auto opened = co_await open_connection(to, sh, req.deadline);
-      if (!opened) co_return opened.error();
+      if (!opened) {
+        pool->recycle(std::move(state));
+        co_return opened.error();
+      }
       c = std::move(*opened);
       sh.connects.fetch_add(1, std::memory_order_relaxed);
     } else {
@@ -342,8 +346,7 @@ task<result<client_response>> client::send(const upstream& to_ref, client_reques
     }
     sh.requests.fetch_add(1, std::memory_order_relaxed);
 
-    auto state = std::make_unique<response_state>();
-    const attempt a = co_await exchange(*c, req, to, o, req.deadline, state->head);
+    const attempt a = co_await exchange(*c, req, to, o, req.deadline, state->request_bytes, state->head);
     if (!a.error) {
       response_state& s = *state;
       s.head_bytes.assign(c->unread().substr(0, a.head_size));
@@ -367,6 +370,7 @@ task<result<client_response>> client::send(const upstream& to_ref, client_reques
       sh.retries.fetch_add(1, std::memory_order_relaxed);
       continue;  // c closes here
     }
+    pool->recycle(std::move(state));
     co_return a.error;
   }
 }

@@ -31,7 +31,8 @@ struct response_state {
   std::shared_ptr<upstream_pool> pool;
   upstream to;
   std::unique_ptr<pooled_connection> conn;
-  std::string head_bytes;  // the head, which `head`'s views point into
+  std::string request_bytes;  // the request head being written (kept for its capacity)
+  std::string head_bytes;  // the response head, which `head`'s views point into
   response_head head;
   std::optional<clock::time_point> deadline;
   std::uint64_t remaining = 0;  // content_length bytes still to come
@@ -43,6 +44,8 @@ struct response_state {
 
   // The connection goes back to the pool when it can carry another request, else closes.
   void release_connection() noexcept;
+  // Forgets the response (its connection already released) and keeps the buffers' capacity.
+  void reset() noexcept;
   // Records e, closes the connection, and returns e.
   std::error_code fail(std::error_code e) noexcept;
 };

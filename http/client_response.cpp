@@ -33,6 +33,22 @@ void response_state::release_connection() noexcept {
   conn.reset();
 }
 
+void response_state::reset() noexcept {
+  pool.reset();
+  conn.reset();
+  request_bytes.clear();
+  head_bytes.clear();
+  head.headers.clear();  // the parser resets the rest of the head
+  head.reason = {};
+  deadline.reset();
+  remaining = 0;
+  total = 0;
+  chunks.reset();
+  decoded.clear();
+  body_done = false;
+  error = {};
+}
+
 std::error_code response_state::fail(std::error_code e) noexcept {
   if (!error) error = e;
   if (e == std::errc::bad_message || e == std::errc::connection_aborted) pool->shared().bad_responses.fetch_add(1, std::memory_order_relaxed);
@@ -44,9 +60,18 @@ std::error_code response_state::fail(std::error_code e) noexcept {
 
 client_response::client_response(std::unique_ptr<response_state> s) noexcept : s_(std::move(s)) {}
 client_response::client_response(client_response&&) noexcept = default;
-client_response& client_response::operator=(client_response&&) noexcept = default;
+client_response& client_response::operator=(client_response&& o) noexcept {
+  if (this != &o) {
+    client_response old(std::move(*this));  // released (or recycled) as if destroyed
+    s_ = std::move(o.s_);
+  }
+  return *this;
+}
 client_response::~client_response() {
-  if (s_) s_->release_connection();
+  if (!s_) return;
+  s_->release_connection();
+  std::shared_ptr<detail::upstream_pool> pool = s_->pool;  // recycle() resets s_->pool
+  if (pool) pool->recycle(std::move(s_));
 }
 
 int client_response::status() const noexcept { return s_->head.status; }
@@ -55,6 +80,9 @@ int client_response::version_minor() const noexcept { return s_->head.version_mi
 const std::vector<header_field>& client_response::headers() const noexcept { return s_->head.headers; }
 std::optional<std::string_view> client_response::header(std::string_view name) const noexcept { return s_->head.header(name); }
 response_framing client_response::framing() const noexcept { return s_->head.framing; }
+std::uint64_t client_response::content_length() const noexcept {
+  return s_->head.framing == response_framing::content_length ? s_->head.content_length : 0;
+}
 
 task<result<std::string_view>> client_response::read() {
   response_state& s = *s_;
@@ -124,6 +152,20 @@ task<result<std::string_view>> client_response::read() {
 
 task<result<std::string>> client_response::read_all() {
   std::string out;
+  response_state& s = *s_;
+  const std::uint64_t max_body = s.pool->options().max_body_bytes;
+  if (s.head.framing == response_framing::content_length && !s.error && !s.body_done && s.conn &&
+      (max_body == 0 || s.remaining <= max_body) && s.conn->unread().size() >= s.remaining) {
+    // The whole body came with the head (a small answer): taken at once, no read() per piece.
+    detail::pooled_connection& c = *s.conn;
+    const auto n = static_cast<std::size_t>(s.remaining);
+    out.assign(c.unread().substr(0, n));
+    c.pos += n;
+    s.remaining = 0;
+    s.body_done = true;
+    s.release_connection();
+    co_return out;
+  }
   if (s_->head.framing == response_framing::content_length) out.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(s_->remaining, 1 << 20)));
   for (;;) {
     auto piece = co_await read();

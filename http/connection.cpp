@@ -93,7 +93,9 @@ class connection final : public connection_entry {
   tcp_stream stream;
   loop_state& state;
   connection_deadline deadline;
-  std::unique_ptr<peer_ip> peer;  // the client, when the access log is on
+  // The client, once known: at the open when the access log is on, else at the first
+  // request::peer().
+  std::unique_ptr<address> peer;
   std::uint32_t served = 0;  // requests answered on this connection
   close_reason reason = close_reason::server;  // why it will close, as far as known (metrics)
 
@@ -152,15 +154,22 @@ connection::~connection() {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   if (::getpeername(stream.native_handle(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return;
-  peer.reset(new (std::nothrow) peer_ip);
-  if (!peer) return;  // no room: the log shows "-"
-  if (ss.ss_family == AF_INET) {
-    peer->family = 4;
-    std::memcpy(peer->bytes.data(), &reinterpret_cast<const sockaddr_in&>(ss).sin_addr, 4);
-  } else if (ss.ss_family == AF_INET6) {
-    peer->family = 6;
-    std::memcpy(peer->bytes.data(), &reinterpret_cast<const sockaddr_in6&>(ss).sin6_addr, 16);
+  peer.reset(new (std::nothrow) address(address::from(reinterpret_cast<const sockaddr*>(&ss), len)));
+  // no room: the log shows "-"
+}
+
+// The client's address as the access log takes it.
+peer_ip ip_of(const address* a) noexcept {
+  peer_ip p;
+  if (!a) return p;
+  if (a->family() == AF_INET) {
+    p.family = 4;
+    std::memcpy(p.bytes.data(), &reinterpret_cast<const sockaddr_in*>(a->data())->sin_addr, 4);
+  } else if (a->family() == AF_INET6) {
+    p.family = 6;
+    std::memcpy(p.bytes.data(), &reinterpret_cast<const sockaddr_in6*>(a->data())->sin6_addr, 16);
   }
+  return p;
 }
 
 // Counts the close by its reason: the deadline's phase when the deadline ended it.
@@ -190,7 +199,7 @@ connection::~connection() {
   const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(st.loop->now() - started);
   if (st.metrics)
     st.metrics->count_request(head ? label_of(head->method) : method_label::other, w.last_status(), w.last_bytes(), took);
-  if (st.access_log) st.access_log->add(c.peer ? *c.peer : peer_ip{}, head, w.last_status(), w.last_bytes(), took);
+  if (st.access_log) st.access_log->add(ip_of(c.peer.get()), head, w.last_status(), w.last_bytes(), took);
 }
 
 // Owns a connection while a burst serves it: the connection closes with the burst, unless the
@@ -282,7 +291,7 @@ task<bool> serve_streamed(connection& c, request& req, const handler& h, connect
   } catch (...) {
     resp.emplace(handler_failed(req));  // a handler that throws gets the client a 500
   }
-  const bool body_ok = co_await body.drain();
+  const bool body_ok = body.drop_buffered() || co_await body.drain();
   const bool may_continue = count_answered(c) && body_ok;
   bool keep;
   if (resp->stream()) keep = co_await writer.send_stream(std::move(*resp), reader.head(), may_continue);
@@ -353,7 +362,7 @@ Coro serve_requests(connection& c, recv_buffer first, cancel_scope* runs_in) {
   connection_input input(io, reader);
   input.start(std::move(first));
 
-  std::optional<request> current;  // the request under way, from its head on
+  std::optional<request>& current = work->current;  // the request under way, from its head on
   route_match& route = work->route;
   bool continue_sent = false;  // "100 Continue" went out for the request under way
   unsigned answered_this_turn = 0;
@@ -397,8 +406,8 @@ Coro serve_requests(connection& c, recv_buffer first, cancel_scope* runs_in) {
           break;
         }
         continue_sent = false;
-        request& req = current.emplace(head, std::string_view{});
-        req.set_connection_fd(c.stream.native_handle());  // for request::peer()
+        request& req = current ? (current->reset(head), *current) : current.emplace(head, std::string_view{});
+        req.set_connection_fd(c.stream.native_handle(), &c.peer);  // for request::peer()
         find_route(*c.state.routes, req, route);
         if (!route.handler_fn || !route.options.stream_body) continue;
         keep = co_await serve_streamed(c, req, *route.handler_fn, *work.get(), input, started);

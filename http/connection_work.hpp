@@ -6,8 +6,10 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 
 #include "c10k/cancel.hpp"
+#include "c10k/http/request.hpp"
 #include "c10k/time.hpp"
 #include "dispatcher.hpp"
 #include "request_reader.hpp"
@@ -20,6 +22,9 @@ struct connection_work {
   request_reader reader;
   response_writer writer;
   route_match route;  // kept here: its fallback response is built once per pooled object
+  // The request under way, from its head on; kept here so that its path parameters' vector is
+  // allocated once per pooled object, not per request (request::reset).
+  std::optional<request> current;
   clock::time_point started{};  // the turn the request under way's head was parsed in (dump)
   // Where the task dump finds what the handler under way waits on (every wait registers with
   // its scope anyway): on a fiber, the scope the burst runs in (the fiber's, which handlers

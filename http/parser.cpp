@@ -181,6 +181,8 @@ int status_for(parse_error e) noexcept {
   }
 }
 
+bool header_name_is(std::string_view name, std::string_view lower) noexcept { return iequals_lower(name, lower); }
+
 std::optional<std::string_view> request_head::header(std::string_view name) const noexcept {
   for (const header_field& h : headers)
     if (iequals(h.name, name)) return h.value;

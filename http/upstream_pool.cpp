@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "client_io.hpp"
+
 #include "c10k/time.hpp"
 
 namespace c10k::http::detail {
@@ -75,6 +77,10 @@ task<result<void>> pooled_connection::write_all(std::span<iovec> iov) {
   co_return result<void>{};
 }
 
+upstream_pool::upstream_pool(std::shared_ptr<client_shared> shared, event_loop& loop)
+    : shared_(std::move(shared)), loop_(&loop) {}
+upstream_pool::~upstream_pool() = default;
+
 upstream_pool* upstream_pool::find(const client_shared& shared, const event_loop& loop) noexcept {
   for (const registered& r : registry)
     if (r.client_id == shared.id && r.loop == &loop) return r.pool.get();
@@ -135,6 +141,29 @@ void upstream_pool::evict(clock::time_point now) {
 void upstream_pool::close() {
   closed_ = true;
   entries_.clear();
+  spare_states_.clear();
+}
+
+std::unique_ptr<response_state> upstream_pool::take_state() {
+  if (spare_states_.empty()) return std::make_unique<response_state>();
+  std::unique_ptr<response_state> s = std::move(spare_states_.back());
+  spare_states_.pop_back();
+  return s;
+}
+
+void upstream_pool::recycle(std::unique_ptr<response_state> s) noexcept {
+  // As many as requests were in flight at once, up to a bound; buffers past a few KiB (a big
+  // head, a chunked body's piece) are not worth keeping for every later response.
+  constexpr std::size_t max_spare = 64, max_kept_bytes = 16 * 1024;
+  if (closed_ || spare_states_.size() >= max_spare || s->head_bytes.capacity() > max_kept_bytes ||
+      s->request_bytes.capacity() > max_kept_bytes || s->decoded.capacity() > max_kept_bytes)
+    return;  // s is freed here
+  s->reset();
+  try {
+    spare_states_.push_back(std::move(s));
+  } catch (const std::bad_alloc&) {
+    // no room to keep it: it is freed
+  }
 }
 
 }  // namespace c10k::http::detail

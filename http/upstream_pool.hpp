@@ -39,6 +39,8 @@ struct client_shared {
   std::error_code tls_error_;
 };
 
+struct response_state;
+
 // One connection to an upstream, with the bytes received and not yet used.
 struct pooled_connection {
   tcp_stream stream;
@@ -54,7 +56,8 @@ struct pooled_connection {
 
 class upstream_pool {
  public:
-  upstream_pool(std::shared_ptr<client_shared> shared, event_loop& loop) : shared_(std::move(shared)), loop_(&loop) {}
+  upstream_pool(std::shared_ptr<client_shared> shared, event_loop& loop);
+  ~upstream_pool();
 
   // The pool of `shared`'s client on `loop` (the current one), made on first use with its keeper.
   static std::shared_ptr<upstream_pool> of(const std::shared_ptr<client_shared>& shared, event_loop& loop);
@@ -72,6 +75,14 @@ class upstream_pool {
   // Closes every idle connection and takes no more (the loop is going).
   void close();
 
+  // The state of the next response: a spare one, whose buffers (the head's bytes and fields,
+  // the request head's bytes) keep their capacity from an earlier response, or a new one. A
+  // request then allocates nothing for its head either way.
+  std::unique_ptr<response_state> take_state();
+  // Keeps s (its connection already released) for a later response, reset; frees it instead
+  // when enough are kept or its buffers grew large.
+  void recycle(std::unique_ptr<response_state> s) noexcept;
+
   const client_options& options() const noexcept { return shared_->options; }
   client_shared& shared() const noexcept { return *shared_; }
 
@@ -87,6 +98,7 @@ class upstream_pool {
   std::shared_ptr<client_shared> shared_;
   event_loop* loop_;
   std::vector<entry> entries_;
+  std::vector<std::unique_ptr<response_state>> spare_states_;
   bool closed_ = false;
 };
 

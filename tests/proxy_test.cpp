@@ -99,6 +99,50 @@ TEST_P(proxy_test, the_upstream_sees_x_forwarded_for_and_no_hop_by_hop_headers) 
   EXPECT_EQ(seen.find("Connection"), std::string::npos) << seen;
 }
 
+TEST_P(proxy_test, every_hop_by_hop_header_is_dropped_both_ways_and_the_others_pass) {
+  std::string seen;
+  std::mutex m;
+  raw_upstream up([&](raw_peer& p, int) {
+    for (std::string q; !(q = p.read_request()).empty();) {
+      {
+        std::lock_guard lock(m);
+        seen = q;
+      }
+      p.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=5\r\nProxy-Authenticate: Basic\r\n"
+             "Trailer: X-T\r\nUpgrade: h2c\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\nServer: upstream-9\r\n"
+             "Connection: keep-alive, X-Listed\r\nX-Listed: 1\r\nX-Resp: 3\r\nX-Forwarded-For: 1.1.1.1\r\n\r\nok");
+    }
+  });
+  const std::uint16_t port = start_proxy("127.0.0.1:" + std::to_string(up.port()));
+  ASSERT_NE(port, 0) << proxy_->output();
+  http_client c(port);
+  // Chunked, so Transfer-Encoding is a header the proxy must frame itself.
+  c.send("POST /p HTTP/1.1\r\nHost: example\r\nTE: trailers\r\nTrailer: X-T\r\nKeep-Alive: 300\r\n"
+         "Proxy-Connection: keep-alive\r\nProxy-Authorization: Basic eA==\r\nX-Forwarded-For: 10.0.0.1\r\n"
+         "x-forwarded-for: 10.0.0.2\r\nDate: today\r\nServer: client-7\r\nX-Other: 4\r\n"
+         "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+  auto r = c.read_reply();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "ok");
+  for (const char* gone : {"keep-alive", "proxy-authenticate", "trailer", "upgrade", "x-listed"})
+    EXPECT_EQ(r->header(gone), "") << gone;
+  EXPECT_NE(r->header("date"), "Thu, 01 Jan 1970 00:00:00 GMT");  // the proxy's own
+  EXPECT_NE(r->header("server"), "upstream-9");
+  EXPECT_EQ(r->header("x-resp"), "3");
+  EXPECT_EQ(r->header("x-forwarded-for"), "1.1.1.1");
+  std::lock_guard lock(m);
+  EXPECT_TRUE(seen.starts_with("POST /p HTTP/1.1\r\n")) << seen;
+  for (const char* gone : {"TE:", "Trailer", "Keep-Alive", "Proxy-", "Connection"})
+    EXPECT_EQ(seen.find(gone), std::string::npos) << gone << " in " << seen;
+  EXPECT_NE(seen.find("X-Forwarded-For: 10.0.0.1, 10.0.0.2, 127.0.0.1\r\n"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("Date: today\r\n"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("Server: client-7\r\n"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("X-Other: 4\r\n"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), std::string::npos) << seen;
+}
+
 TEST_P(proxy_test, an_upstream_that_fails_gets_502_and_one_that_is_late_504) {
   raw_upstream refused_later([](raw_peer&, int) {});
   const std::uint16_t dead = refused_later.port();

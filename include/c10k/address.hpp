@@ -28,6 +28,9 @@ class address {
   int family() const noexcept { return storage_.ss_family; }
   // "1.2.3.4:80" or "[::1]:80".
   std::string to_string() const;
+  // The host alone, as X-Forwarded-For and logs write it: "1.2.3.4" or "::1" (no brackets);
+  // "" for an empty address.
+  std::string host() const;
 
   const sockaddr* data() const noexcept { return reinterpret_cast<const sockaddr*>(&storage_); }
   socklen_t size() const noexcept { return len_; }

@@ -122,6 +122,8 @@ class client_response {
   std::optional<std::string_view> header(std::string_view name) const noexcept;
   // How the body is delimited (none for HEAD, 1xx, 204, 304).
   response_framing framing() const noexcept;
+  // The body's length as Content-Length gave it, when framing() is content_length; else 0.
+  std::uint64_t content_length() const noexcept;
 
   // The next piece of the body (a view valid until the next call), empty at its end; or the
   // error: timed_out (body_timeout or the deadline), connection_aborted when the upstream closed

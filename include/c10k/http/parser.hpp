@@ -96,6 +96,11 @@ struct parse_result {
 // `out` is overwritten; its views point into `in`.
 parse_result parse_request_head(std::string_view in, request_head& out, const parse_limits& limits = {});
 
+// True when `name`, a header name as the parsers give it (a token), is `lower` in any case;
+// `lower` is lower-case letters, digits and '-' ("content-length"). Eight bytes per step, for
+// code that sorts many fields by name (a proxy dropping hop-by-hop headers).
+bool header_name_is(std::string_view name, std::string_view lower) noexcept;
+
 // Incremental decoder for a chunked request body (RFC 9112 section 7.1). Keeps only a few
 // integers of state, so it works when fed one byte at a time and never buffers input.
 class chunked_decoder {

@@ -2,6 +2,7 @@
 // valid until the handler's response is written.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +33,9 @@ class body_reader {
 class request {
  public:
   request(const request_head& head, std::string_view body) noexcept;
+  // For the server: makes this the request `head` begins, as if newly made with an empty
+  // body, keeping only the capacity of its parameters (the server reuses one per burst object).
+  void reset(const request_head& head) noexcept;
 
   std::string_view method() const noexcept { return head_->method; }
   // The request-target as sent ("/users/7?x=1").
@@ -53,10 +57,15 @@ class request {
   void set_body_stream(body_reader* r) noexcept { body_stream_ = r; }
   // For the server: the whole body, once it has arrived.
   void set_body(std::string_view body) noexcept { body_ = body; }
-  // The client's address (getpeername on the connection), or the error (no connection known).
+  // The client's address (getpeername on the connection, asked once per connection), or the
+  // error (no connection known).
   result<address> peer() const;
-  // For the server: the connection's socket, which peer() asks.
-  void set_connection_fd(int fd) noexcept { connection_fd_ = fd; }
+  // For the server: the connection's socket, which peer() asks, and where the connection keeps
+  // the answer for its later requests (nullptr: ask every time).
+  void set_connection_fd(int fd, std::unique_ptr<address>* peer_cache = nullptr) noexcept {
+    connection_fd_ = fd;
+    peer_cache_ = peer_cache;
+  }
   // Whether the client wants the connection kept open after this request.
   bool keep_alive() const noexcept { return head_->keep_alive; }
 
@@ -73,6 +82,7 @@ class request {
   std::string_view query_;
   body_reader* body_stream_ = nullptr;
   int connection_fd_ = -1;
+  std::unique_ptr<address>* peer_cache_ = nullptr;
   std::vector<std::pair<std::string_view, std::string_view>> params_;
 };
 
