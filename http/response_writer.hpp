@@ -38,7 +38,10 @@ class [[nodiscard]] send_all final : public waiter_awaitable<send_all> {
   bool suspend_with(waiter w, cancel_scope* ignored);
   // The error that ended the writes, or success.
   result<void> await_resume() noexcept {
-    if (io_.tls) io_.tls->output_sent();
+    if (io_.tls) {
+      if (r_) io_.tls->output_sent();
+      else io_.tls->output_failed();
+    }
     return r_;
   }
 

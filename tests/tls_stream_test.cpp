@@ -91,6 +91,40 @@ TEST_P(tls_stream_test, a_read_returns_every_record_already_received_that_fits) 
   EXPECT_EQ(first_read, 3u * 4096) << "one read returned one record of the three the socket had";
 }
 
+// A write cut midway (its timeout, a cancelled scope) may have cut a record: the stream then
+// refuses further output instead of sending its queue again from the start (which the peer
+// would read as a record that does not decrypt).
+TEST_P(tls_stream_test, after_a_cut_write_the_stream_sends_nothing_more) {
+  event_loop loop(backend_name());
+  std::string failure;
+  std::error_code cut, after;
+  loop.block_on([&]() -> task<void> {
+    auto listener = tcp_listener::bind(address::loopback(0));
+    if (!listener) co_return void(failure = "bind");
+    const std::uint16_t port = listener->local_address().port();
+    auto s = co_await with_timeout(10s, connect(address::loopback(port)));
+    if (!s) co_return void(failure = "connect");
+    auto conn = co_await with_timeout(10s, listener->accept());
+    if (!conn) co_return void(failure = "accept");
+    auto srv = tls::stream::accept(server_, *conn);
+    auto cli = tls::stream::connect(client_, *s, "localhost", port);
+    if (!srv || !cli) co_return void(failure = "streams");
+    auto server_side = event_loop::current()->spawn(srv->handshake());  // then it reads nothing
+    if (auto h = co_await with_timeout(10s, cli->handshake()); !h) co_return void(failure = "client handshake");
+    (void)co_await server_side;
+    std::string big(16 << 20, 'x');  // far more than the socket buffers hold
+    const iovec all{big.data(), big.size()};
+    auto w = co_await with_timeout(200ms, cli->write_all(std::span<const iovec>(&all, 1)));
+    cut = w.error();
+    const iovec tail{const_cast<char*>("tail"), 4};
+    auto again = co_await with_timeout(2s, cli->write_all(std::span<const iovec>(&tail, 1)));
+    after = again.error();
+  }());
+  ASSERT_EQ(failure, "");
+  EXPECT_EQ(cut, std::errc::timed_out);
+  EXPECT_EQ(after, tls::errc::protocol_error) << after.message() << " (the cut write's queue was sent again)";
+}
+
 C10K_INSTANTIATE_FOR_EVERY_BACKEND(tls_stream_test);
 
 }  // namespace

@@ -77,7 +77,13 @@ task<result<void>> flush_output(session& s) {
   std::size_t at = 0;
   while (at < s.out.size()) {
     auto n = co_await s.socket->write(std::span<const char>(s.out.data() + at, s.out.size() - at));
-    if (!n) co_return n.error();
+    if (!n) {
+      // A record may have been cut: nothing can follow it on this stream (a later flush would
+      // send its first bytes again), not even close_notify.
+      s.out.clear();
+      s.broken = true;
+      co_return n.error();
+    }
     at += *n;
   }
   s.out.clear();
@@ -284,6 +290,11 @@ std::span<const char> stream::seal_close() {
   if (!s.broken) (void)SSL_shutdown(s.ssl);
   ERR_clear_error();
   return std::span<const char>(s.out.data(), s.out.size());
+}
+
+void stream::output_failed() noexcept {
+  s_->out.clear();
+  s_->broken = true;
 }
 
 void stream::output_sent() noexcept {

@@ -71,6 +71,9 @@ class stream {
   std::span<const char> seal_close();
   // Forgets the queued ciphertext, which the caller has written.
   void output_sent() noexcept;
+  // Forgets it after the caller's write failed or was cancelled: a record may have been cut,
+  // so the session sends nothing more (not even close_notify) and reads fail.
+  void output_failed() noexcept;
 
   // The ALPN protocol agreed ("" for none).
   std::string_view alpn() const noexcept;
