@@ -1,4 +1,4 @@
-// The life of one HTTP/1.1 connection, as one coroutine, in parts that each own one policy:
+// The life of one HTTP/1.1 connection (connection.hpp), as one coroutine, in parts that each own one policy:
 //
 // - request_reader (request_reader.hpp): bytes to requests, incrementally; a head is parsed
 //   once and a body keeps its state across receives;
@@ -34,6 +34,7 @@
 #include "c10k/log.hpp"
 
 #include "body_stream.hpp"
+#include "connection.hpp"
 #include "connection_input.hpp"
 #include "connection_work.hpp"
 #include "dispatcher.hpp"
@@ -42,100 +43,6 @@
 #include "response_writer.hpp"
 
 namespace c10k::http {
-
-namespace {
-
-// What a connection keeps for its whole life. Between requests this object is all there is of
-// it (no coroutine frame): the socket, the deadline, and the wait for the next request, which
-// resumes no coroutine but calls on_ready(), which starts a burst.
-class connection final : public connection_entry {
- public:
-  connection(tcp_stream s, loop_state& st, bool secure) : stream(std::move(s)), state(st), deadline(*st.loop), active_() {
-    fiber_mode_ = st.options->fiber_connections;
-    hosted_ = fiber_mode_ || secure;
-    state.link(*this);
-    if (state.observing) opened();
-  }
-  connection(const connection&) = delete;
-  ~connection();
-
-  // Waits, idle, for the first bytes of a next request (or closes, when the server drains).
-  // `fresh`: called on accept, not at the end of a burst, so that bytes already there may start
-  // a burst at once.
-  void wait_idle(bool fresh = false);
-  // True while it waits idle in this object alone (no task or fiber owns it then).
-  bool hibernating() const noexcept { return waiting_; }
-  // The burst serving it (coroutine mode), while one does; else a null handle.
-  std::coroutine_handle<> running_burst() const noexcept { return waiting_ || hosted_ ? nullptr : active_.burst; }
-  // Served by a task of its own (a fiber, or TLS): the scope of its idle wait or handshake,
-  // while it waits there (nullptr: it does not).
-  void set_fiber_idle(cancel_scope* s) noexcept { active_.fiber_idle = s; }
-  // Served by a task of its own: the fiber serving it (0: a coroutine task), for the dump.
-  void set_fiber_id(std::uint64_t id) noexcept {
-    active_.fiber_id = id;
-    active_.fiber_started = true;
-  }
-  // A TLS connection: its session, once the handshake is over (nullptr: none yet, or plain).
-  tls::stream* tls() const noexcept { return hosted_ ? active_.tls : nullptr; }
-  void set_tls(tls::stream* s) noexcept { active_.tls = s; }
-  // The buffers of the burst serving it (nullptr: none), for the task dump.
-  void set_work(connection_work* w) noexcept { active_.work = w; }
-  // Appends what the connection waits on to out (the task dump; on its loop's thread).
-  void describe(std::string& out) const;
-  // Ends the wait for a next request, when it waits idle (the deadline, a graceful stop).
-  void cancel_idle(std::error_code reason) noexcept {
-    if (waiting_) state.loop->io().cancel(idle_);
-    else if (hosted_ && active_.fiber_idle) active_.fiber_idle->cancel(reason);
-  }
-  // Records the burst that serves it now (a null handle when it ends).
-  void set_running_burst(std::coroutine_handle<> b) noexcept { active_.burst = b; }
-
-  tcp_stream stream;
-  loop_state& state;
-  connection_deadline deadline;
-  // The client, once known: at the open when the access log is on, else at the first
-  // request::peer().
-  std::unique_ptr<address> peer;
-  std::uint32_t served = 0;  // requests answered on this connection
-  close_reason reason = close_reason::server;  // why it will close, as far as known (metrics)
-
-  // Notes why the connection is about to close; returns false (for `co_return c.closing(...)`).
-  bool closing(close_reason r) noexcept {
-    reason = r;
-    return false;
-  }
-  // Notes why a receive ended the connection (its error, or an empty receive: end of input).
-  void receive_failed(std::error_code ec) noexcept {
-    if (!ec || ec == std::errc::connection_aborted) reason = close_reason::client;
-    else if (ec != std::errc::operation_canceled && ec != std::errc::timed_out) reason = close_reason::error;
-  }
-
- private:
-  static void on_ready(void* self);
-  void opened() noexcept;
-  void closed() noexcept;
-  void start_burst(recv_buffer first);
-  bool waiting_ = false;  // idle_ was started and on_ready has not taken its result yet
-  bool fiber_mode_ = false;  // served on a fiber of its own (server_options::fiber_connections)
-  bool hosted_ = false;      // served by a task of its own: fiber mode, or TLS
-  // What the connection has while it is not waiting idle in this object (it fits in the
-  // idle receive's room, so the dump's fields cost an idle connection nothing).
-  struct active {
-    std::coroutine_handle<> burst;        // coroutine mode: the burst serving it, if any
-    cancel_scope* fiber_idle = nullptr;   // fiber mode: the scope of the fiber's idle wait
-    connection_work* work = nullptr;      // the buffers of the burst serving it, if any
-    std::uint64_t fiber_id = 0;           // fiber mode: the fiber serving it
-    tls::stream* tls = nullptr;           // TLS: the session, after its handshake
-    bool fiber_started = false;           // hosted: its task or fiber began to serve it
-  };
-  static_assert(sizeof(active) <= sizeof(operation));
-  // Idle (waiting_): the receive, handed to the backend as it is, with no awaiter around it,
-  // since this is what 10,000 idle connections each keep. Otherwise: `active_`.
-  union {
-    operation idle_;
-    active active_;
-  };
-};
 
 connection::~connection() {
   if (state.metrics) closed();
@@ -158,20 +65,6 @@ connection::~connection() {
   // no room: the log shows "-"
 }
 
-// The client's address as the access log takes it.
-peer_ip ip_of(const address* a) noexcept {
-  peer_ip p;
-  if (!a) return p;
-  if (a->family() == AF_INET) {
-    p.family = 4;
-    std::memcpy(p.bytes.data(), &reinterpret_cast<const sockaddr_in*>(a->data())->sin_addr, 4);
-  } else if (a->family() == AF_INET6) {
-    p.family = 6;
-    std::memcpy(p.bytes.data(), &reinterpret_cast<const sockaddr_in6*>(a->data())->sin6_addr, 16);
-  }
-  return p;
-}
-
 // Counts the close by its reason: the deadline's phase when the deadline ended it.
 [[gnu::noinline]] void connection::closed() noexcept {
   close_reason r = reason;
@@ -188,6 +81,22 @@ peer_ip ip_of(const address* a) noexcept {
   ++state.metrics->closed[static_cast<std::size_t>(r)];
 }
 
+namespace {
+
+// The client's address as the access log takes it.
+peer_ip ip_of(const address* a) noexcept {
+  peer_ip p;
+  if (!a) return p;
+  if (a->family() == AF_INET) {
+    p.family = 4;
+    std::memcpy(p.bytes.data(), &reinterpret_cast<const sockaddr_in*>(a->data())->sin_addr, 4);
+  } else if (a->family() == AF_INET6) {
+    p.family = 6;
+    std::memcpy(p.bytes.data(), &reinterpret_cast<const sockaddr_in6*>(a->data())->sin6_addr, 16);
+  }
+  return p;
+}
+
 // Records the answer the writer queued last (metrics, the access log): out of line, called
 // only when either is on, so that the request path pays one test when both are off.
 [[gnu::noinline]] void observe_answer(connection& c, const request_head* head, const response_writer& w,
@@ -202,21 +111,6 @@ peer_ip ip_of(const address* a) noexcept {
   if (st.access_log) st.access_log->add(ip_of(c.peer.get()), head, w.last_status(), w.last_bytes(), took);
 }
 
-// Owns a connection while a burst serves it: the connection closes with the burst, unless the
-// burst hands it back to its idle wait.
-class burst_owner {
- public:
-  explicit burst_owner(connection* c) noexcept : c_(c) {}
-  burst_owner(burst_owner&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
-  burst_owner& operator=(burst_owner&&) = delete;
-  ~burst_owner() { delete c_; }
-  connection& operator*() const noexcept { return *c_; }
-  connection* release() noexcept { return std::exchange(c_, nullptr); }
-
- private:
-  connection* c_;
-};
-
 // Holds a work object from the loop's pool for one burst.
 class work_lease {
  public:
@@ -230,32 +124,6 @@ class work_lease {
   work_pool& pool_;
   connection_work* work_;
 };
-
-// Tells a TLS peer that the server closes (close_notify), so that a body that ends with the
-// connection is known to be whole; bounded at 1 s, outside the connection's scope.
-task<void> send_close_notify(tcp_stream& socket, tls::stream& secure) {
-  const std::span<const char> out = secure.seal_close();
-  (void)co_await with_timeout(std::chrono::seconds(1), socket.write_all(std::string_view(out.data(), out.size())));
-  secure.output_sent();
-}
-
-// Closes like nginx's lingering close: stop sending, then read and drop what the client still
-// sends (bounded in bytes, per read and in all), so the kernel does not answer it with a reset
-// that could destroy the response still on its way.
-task<void> linger_close(connection_io& io) {
-  io.deadline.enter_untimed(connection_phase::linger);
-  if (io.tls) co_await send_close_notify(io.stream, *io.tls);
-  (void)io.stream.shutdown(SHUT_WR);
-  const clock::time_point until = io.loop.now() + io.options.lingering_time;
-  std::array<char, 4096> sink;
-  std::size_t drained = 0;
-  while (drained < 256 * 1024 && io.loop.now() < until) {
-    const auto wait = std::min<clock::duration>(io.options.lingering_timeout, until - io.loop.now());
-    auto n = co_await with_timeout(wait, io.stream.read(sink));
-    if (!n || *n == 0) break;
-    drained += *n;
-  }
-}
 
 // Tells the stall watchdog which request's handler the loop runs now (only when it watches).
 void publish_running(connection& c, const request_head& h) noexcept {
@@ -344,6 +212,34 @@ class burst {
 // Coro is task<bool> on a task of the connection's own (serve_hosted awaits it, runs_in: a
 // fiber's scope, or none for a TLS connection's coroutine task), burst in coroutine mode
 // (runs_in: nullptr).
+}  // namespace
+
+// Tells a TLS peer that the server closes (close_notify), so that a body that ends with the
+// connection is known to be whole; bounded at 1 s, outside the connection's scope.
+task<void> send_close_notify(tcp_stream& socket, tls::stream& secure) {
+  const std::span<const char> out = secure.seal_close();
+  (void)co_await with_timeout(std::chrono::seconds(1), socket.write_all(std::string_view(out.data(), out.size())));
+  secure.output_sent();
+}
+
+// Closes like nginx's lingering close: stop sending, then read and drop what the client still
+// sends (bounded in bytes, per read and in all), so the kernel does not answer it with a reset
+// that could destroy the response still on its way.
+task<void> linger_close(connection_io& io) {
+  io.deadline.enter_untimed(connection_phase::linger);
+  if (io.tls) co_await send_close_notify(io.stream, *io.tls);
+  (void)io.stream.shutdown(SHUT_WR);
+  const clock::time_point until = io.loop.now() + io.options.lingering_time;
+  std::array<char, 4096> sink;
+  std::size_t drained = 0;
+  while (drained < 256 * 1024 && io.loop.now() < until) {
+    const auto wait = std::min<clock::duration>(io.options.lingering_timeout, until - io.loop.now());
+    auto n = co_await with_timeout(wait, io.stream.read(sink));
+    if (!n || *n == 0) break;
+    drained += *n;
+  }
+}
+
 template <typename Coro>
 Coro serve_requests(connection& c, recv_buffer first, cancel_scope* runs_in) {
   const server_options& opt = *c.state.options;
@@ -472,82 +368,8 @@ Coro serve_requests(connection& c, recv_buffer first, cancel_scope* runs_in) {
   co_return false;
 }
 
-// Answers plain HTTP sent to a TLS port with a plain-text 400 (what nginx does too), then
-// closes as after any refused request.
-task<void> plain_http_hint(connection& c) {
-  static constexpr std::string_view hint =
-      "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 48\r\nConnection: close\r\n\r\n"
-      "This port speaks HTTPS, not plain HTTP: use TLS\n";
-  (void)co_await with_timeout(std::chrono::seconds(1), c.stream.write_all(hint));
-  cancel_scope scope;
-  connection_io io{c.stream, scope, c.deadline, *c.state.options, *c.state.loop};
-  co_await linger_close(io);
-}
-
-// A TLS connection's handshake, within tls_handshake_timeout of accept (a graceful stop ends
-// it too); returns whether it succeeded. A failure closes the connection with one debug line.
-task<bool> handshake(connection& c, const tls::context& ctx, tls::stream& secure) {
-  auto made = tls::stream::accept(ctx, c.stream);
-  if (!made) co_return c.closing(close_reason::error);
-  secure = std::move(*made);
-  cancel_scope scope;
-  c.deadline.enter(connection_phase::handshake, c.state.loop->now() + c.state.options->tls_handshake_timeout);
-  c.deadline.retarget(&scope);
-  c.set_fiber_idle(&scope);
-  const result<void> done = co_await in_scope(scope, secure.handshake());
-  c.set_fiber_idle(nullptr);
-  c.deadline.retarget(nullptr);
-  if (done) {
-    c.set_tls(&secure);
-    co_return true;
-  }
-  c.reason = close_reason::tls_handshake;
-  if (log_enabled(log_level::debug)) {  // (the peer's address only when it is written)
-    const auto peer = c.stream.peer();
-    log(log_level::debug, "TLS handshake from {} failed: {}{}{}", peer ? peer->to_string() : std::string("?"),
-        done.error().message(), secure.error_detail().empty() ? "" : ": ", secure.error_detail());
-  }
-  if (done.error() == tls::errc::plain_http) co_await plain_http_hint(c);
-  co_return false;
-}
-
-// A connection's whole life on a task of its own: on a fiber (fiber_connections), which runs
-// its coroutines on the fiber's stack, so blocking handlers block that fiber; or, for TLS in
-// coroutine mode, as a coroutine task. It waits idle there too (no hibernation in the
-// connection object: a TLS session's next bytes may already be inside OpenSSL).
-task<void> serve_hosted(burst_owner owner, tls::context tls_ctx) {
-  connection& c = *owner;
-  const server_options& o = *c.state.options;
-  const detail::fiber_core* f = detail::fiber_core::current();
-  c.set_fiber_id(f ? f->id() : 0);
-  cancel_scope* const fiber_scope = co_await current_scope();  // what the bursts run in
-  tls::stream secure;
-  if (tls_ctx) {
-    const bool ok = co_await handshake(c, tls_ctx, secure);
-    if (!ok) co_return;
-  }
-  for (;;) {
-    if (c.state.draining) break;
-    cancel_scope idle;  // the deadline, or a graceful stop, ends this wait alone
-    c.deadline.enter(connection_phase::idle, c.state.loop->now() + (c.served == 0 ? o.header_timeout : o.keepalive_timeout));
-    c.deadline.retarget(&idle);
-    c.set_fiber_idle(&idle);
-    result<recv_buffer> got = std::errc::io_error;
-    if (tls_ctx) got = co_await in_scope(idle, secure.receive());
-    else got = co_await in_scope(idle, c.stream.receive());
-    c.set_fiber_idle(nullptr);
-    c.deadline.retarget(nullptr);
-    if (!got || got->empty()) {  // timed out, drained, or the client left: just close
-      c.receive_failed(got ? std::error_code{} : got.error());
-      break;
-    }
-    if (c.state.metrics) c.state.metrics->bytes_in += got->size();
-    const bool idle_again = co_await serve_requests<task<bool>>(c, std::move(*got), fiber_scope);
-    c.set_work(nullptr);
-    if (!idle_again) break;
-  }
-  if (tls_ctx && c.reason != close_reason::client && c.reason != close_reason::refused) co_await send_close_notify(c.stream, secure);
-}
+// The bursts of a connection served by a task of its own (connection_hosted.cpp).
+template task<bool> serve_requests<task<bool>>(connection& c, recv_buffer first, cancel_scope* runs_in);
 
 void connection::wait_idle(bool fresh) {
   if (state.draining) {
@@ -591,74 +413,6 @@ void connection::start_burst(recv_buffer first) {
   active_.burst = serve_requests<burst>(*this, std::move(first), nullptr).handle;
   active_.burst.resume();
 }
-
-// Seconds from `from` to `to`, signed, as text ("1.250 s").
-std::string seconds_between(clock::time_point from, clock::time_point to) {
-  return fmt::format("{:.3f} s", std::chrono::duration<double>(to - from).count());
-}
-
-void connection::describe(std::string& out) const {
-  const clock::time_point now = clock::now();
-  const server_options& o = *state.options;
-  auto at = std::back_inserter(out);
-  const int fd = stream.native_handle();
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  std::string peer_text = "?";
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
-    peer_text = address::from(reinterpret_cast<const sockaddr*>(&ss), len).to_string();
-  fmt::format_to(at, "  connection fd {} peer {}, {} request(s) served", fd, peer_text, served);
-  if (fiber_mode_ && active_.fiber_started) fmt::format_to(at, ", on fiber {} \"http connection\"", active_.fiber_id);
-  if (hosted_ && !waiting_ && active_.tls) fmt::format_to(at, ", {}", active_.tls->version());
-  out += ": ";
-  const clock::time_point deadline_at = deadline.wanted();
-  const connection_work* work = waiting_ ? nullptr : active_.work;
-  const bool idle = waiting_ || (hosted_ && active_.fiber_idle && deadline.phase() == connection_phase::idle);
-  const clock::duration idle_for = served == 0 ? clock::duration(o.header_timeout) : clock::duration(o.keepalive_timeout);
-  if (hosted_ && !active_.fiber_started) {
-    out += fiber_mode_ ? "accepted, its fiber not started yet" : "accepted, its task not started yet";
-  } else if (idle) {
-    fmt::format_to(at, "idle, waiting for a {} request (receive) since {} ago", served == 0 ? "first" : "next",
-                   seconds_between(deadline_at - idle_for, now));
-  } else {
-    switch (deadline.phase()) {
-      case connection_phase::idle:
-      case connection_phase::head:
-        fmt::format_to(at, "reading a request head (receive), {} byte(s) so far", work ? work->reader.buffered() : 0);
-        if (deadline.phase() == connection_phase::head)
-          fmt::format_to(at, ", since {} ago", seconds_between(deadline_at - o.header_timeout, now));
-        break;
-      case connection_phase::body:
-        fmt::format_to(at, "reading a request body (receive), {} byte(s) so far",
-                       work ? work->reader.body_bytes_received() : 0);
-        break;
-      case connection_phase::handler:
-        out += "in its handler";
-        if (work) fmt::format_to(at, " since {} ago", seconds_between(work->started, now));
-        break;
-      case connection_phase::write:
-        out += "sending a response (send)";
-        break;
-      case connection_phase::linger:
-        out += "lingering close: reading and dropping what the client still sends (receive)";
-        break;
-      case connection_phase::handshake:
-        out += "TLS handshake (receive)";
-        break;
-    }
-  }
-  if (deadline_at == clock::time_point::max()) out += ", no deadline";
-  else fmt::format_to(at, ", deadline in {}", seconds_between(now, deadline_at));
-  if (work && work->reader.head_parsed()) {
-    const request_head& h = work->reader.head();
-    fmt::format_to(at, "; request \"{} {} HTTP/1.{}\"", h.method, h.target, h.version_minor);
-  }
-  // What its handler awaits now, and the request's deadline (a scope nested in the handler's).
-  if (work && work->waits_in) describe_waits(*work->waits_in, out, now);
-  out += '\n';
-}
-
-}  // namespace
 
 void start_connection(tcp_stream stream, loop_state& state, const tls::context* tls_ctx) {
   auto* c = new connection(std::move(stream), state, tls_ctx != nullptr);
