@@ -8,10 +8,11 @@
 set -euo pipefail
 label=$1; build=${2:-build}
 up=${UPSTREAM_PORT:-18590}
+. "$(dirname "$0")/lib.sh"
 PATH=$PATH:/usr/sbin
 command -v nginx >/dev/null || { echo "nginx is missing: apt-get install nginx-light" >&2; exit 1; }
 work=$(mktemp -d); trap 'kill "$(cat "$work/up.pid" 2>/dev/null)" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-temps="client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work; uwsgi_temp_path $work; scgi_temp_path $work;"
+temps=$(nginx_temps "$work")
 cat > "$work/up.conf" <<CONF
 worker_processes 1; daemon off; pid $work/up.pid; error_log $work/up.log warn;
 events { worker_connections 4096; }

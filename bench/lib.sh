@@ -12,3 +12,12 @@ cpu_ticks() {
 
 # Reads numbers, one per line; prints "median (min-max)" in the printf format $1 (%.0f).
 median() { sort -g | awk -v f="${1:-%.0f}" '{v[NR] = $1} END {m = int((NR + 1) / 2); printf f " (" f "-" f ")", v[m], v[1], v[NR]}'; }
+
+# Exits with the apt-get line to run when one of the tools is missing: need_tools "PACKAGES" TOOL...
+need_tools() {
+  local pkgs=$1 t; shift
+  for t in "$@"; do command -v "$t" >/dev/null || { echo "$t is missing: apt-get install $pkgs" >&2; exit 1; }; done
+}
+
+# nginx's temporary paths, all in folder $1 (a benchmark's nginx writes nothing outside it).
+nginx_temps() { echo "client_body_temp_path $1; proxy_temp_path $1; fastcgi_temp_path $1; uwsgi_temp_path $1; scgi_temp_path $1;"; }

@@ -15,11 +15,11 @@ set -euo pipefail
 build=${1:-build}; rounds=${2:-5}; secs=${3:-5}
 proxies=${PROXIES:-c10k-io_uring c10k-epoll nginx}
 PATH=$PATH:/usr/sbin
-for tool in nginx wrk curl; do command -v $tool >/dev/null || { echo "$tool is missing: apt-get install nginx-light wrk curl" >&2; exit 1; }; done
+need_tools "nginx-light wrk curl" nginx wrk curl
 work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; kill "$(cat "$work/up.pid" 2>/dev/null)" "$(cat "$work/px.pid" 2>/dev/null)" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 hz=$(getconf CLK_TCK)
 up=18500
-temps="client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work; uwsgi_temp_path $work; scgi_temp_path $work;"
+temps=$(nginx_temps "$work")
 
 cat > "$work/up.conf" <<CONF
 worker_processes 1; daemon off; pid $work/up.pid; error_log $work/up.log warn;

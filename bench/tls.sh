@@ -17,12 +17,12 @@ set -euo pipefail
 build=${1:-build}; rounds=${2:-5}; secs=${3:-5}
 servers=${SERVERS:-c10k-io_uring c10k-epoll nginx}
 PATH=$PATH:/usr/sbin
-for tool in nginx wrk openssl; do command -v $tool >/dev/null || { echo "$tool is missing: apt-get install nginx-light wrk openssl" >&2; exit 1; }; done
+need_tools "nginx-light wrk openssl" nginx wrk openssl
 work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; kill "$(cat "$work/nginx.pid" 2>/dev/null)" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 hz=$(getconf CLK_TCK)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" \
   -days 2 -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
-temps="client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work; uwsgi_temp_path $work; scgi_temp_path $work;"
+temps=$(nginx_temps "$work")
 
 declare -A pids ports
 port=18600

@@ -13,6 +13,7 @@
 #include "c10k/http/client.hpp"
 #include "child_process.hpp"
 #include "client_harness.hpp"
+#include "http_client.hpp"
 
 using namespace c10k;
 using c10k::testing::child_process;
@@ -23,18 +24,6 @@ namespace fs = std::filesystem;
 
 bool on_path(const std::string& tool) { return std::system(("command -v " + tool + " >/dev/null 2>&1").c_str()) == 0; }
 
-// A port free right now on 127.0.0.1 (for peers that cannot report the one they bound).
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 std::string pattern_body(std::size_t n) {
   std::string s;
@@ -84,7 +73,7 @@ struct peers {
 
   void start_nginx() {
     if (!on_path("nginx") && !fs::exists("/usr/sbin/nginx")) return void(nginx_why = "nginx is not installed (apt-get install nginx-light)");
-    nginx_port = free_port();
+    nginx_port = c10k::testing::free_loopback_port();
     fs::create_directories(dir / "www");
     std::ofstream(dir / "www" / "big") << big;
     const std::string d = dir.string();

@@ -48,6 +48,19 @@ inline bool connect_loopback(int fd, std::uint16_t port) {
   return true;
 }
 
+// A port free on 127.0.0.1 right now, for a peer that cannot report the one it bound (nginx).
+inline std::uint16_t free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
 struct http_reply {
   int status = 0;
   std::map<std::string, std::string> headers;  // names lower-cased

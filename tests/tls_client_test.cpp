@@ -176,15 +176,7 @@ TEST_P(tls_client_test, nginx_with_tls_as_the_upstream) {
   const std::string exe = fs::exists("/usr/sbin/nginx") ? "/usr/sbin/nginx" : "";
   if (exe.empty()) GTEST_SKIP() << "nginx is not installed (apt-get install nginx-light)";
   const auto cert = pki_.issue("localhost", {"localhost"});
-  const int probe = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(probe);
-  const std::uint16_t port = ntohs(a.sin_port);
+  const std::uint16_t port = testing::free_loopback_port();
   const std::string d = pki_.dir();
   fs::create_directories(d + "/www");
   std::ofstream(d + "/www/big") << pattern(1 << 20);
