@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,8 +20,9 @@ namespace c10k::testing {
 
 class child_process {
  public:
-  // Starts argv[0] (a path) with argv; `env` entries ("K=V") are added to the environment.
-  explicit child_process(std::vector<std::string> argv, std::vector<std::string> env = {}) {
+  // Starts argv[0] (a path) with argv; `env` entries ("K=V") are added to the environment;
+  // a soft_fd_limit other than 0 becomes the child's soft RLIMIT_NOFILE (at most the hard one).
+  explicit child_process(std::vector<std::string> argv, std::vector<std::string> env = {}, rlim_t soft_fd_limit = 0) {
     int out[2];
     if (::pipe2(out, O_CLOEXEC) != 0) return;
     pid_ = ::fork();
@@ -28,6 +30,12 @@ class child_process {
       ::dup2(out[1], STDOUT_FILENO);
       ::dup2(out[1], STDERR_FILENO);
       for (auto& e : env) ::putenv(e.data());
+      if (soft_fd_limit) {
+        rlimit rl{};
+        ::getrlimit(RLIMIT_NOFILE, &rl);
+        rl.rlim_cur = std::min(soft_fd_limit, rl.rlim_max);
+        ::setrlimit(RLIMIT_NOFILE, &rl);
+      }
       std::vector<char*> args;
       for (auto& a : argv) args.push_back(a.data());
       args.push_back(nullptr);
@@ -67,6 +75,20 @@ class child_process {
   pid_t pid() const noexcept { return pid_; }
   // What was read so far (for failure messages).
   const std::string& output() const { return output_; }
+
+  // The exit status of a child that exits by itself (a bad flag), waiting up to 10 s; -1 when
+  // it does not.
+  int exit_status() {
+    int status = 0;
+    for (int i = 0; i < 1000; ++i) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      ::usleep(10'000);
+    }
+    return -1;
+  }
 
   // SIGTERM, up to 10 s, then SIGKILL; returns the exit status (-1 when not running).
   int stop() {

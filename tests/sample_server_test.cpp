@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "child_process.hpp"
 #include "http_client.hpp"
 
 using c10k::testing::get;
@@ -21,77 +22,30 @@ using c10k::testing::http_client;
 namespace {
 
 // A running c10k-server: started with `args` (and, when soft_fd_limit is not 0, that soft
-// RLIMIT_NOFILE), its first stdout line read; SIGTERM and a bounded wait when destroyed.
+// RLIMIT_NOFILE), its first output line read (the start line, or the error before an exit);
+// SIGTERM and a bounded wait when destroyed.
 class sample_server {
  public:
-  explicit sample_server(std::vector<std::string> args, rlim_t soft_fd_limit = 0) {
-    int out[2];
-    if (::pipe2(out, O_CLOEXEC) != 0) return;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out[1], STDOUT_FILENO);
-      ::dup2(out[1], STDERR_FILENO);
-      if (soft_fd_limit) {
-        rlimit rl{};
-        ::getrlimit(RLIMIT_NOFILE, &rl);
-        rl.rlim_cur = std::min(soft_fd_limit, rl.rlim_max);
-        ::setrlimit(RLIMIT_NOFILE, &rl);
-      }
-      std::vector<char*> argv{const_cast<char*>(C10K_SAMPLE_SERVER)};
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    out_ = out[0];
-    // The start line (or the error line before an exit), within 10 s.
-    char c;
-    while (line_.find('\n') == std::string::npos) {
-      pollfd p{out_, POLLIN, 0};
-      if (::poll(&p, 1, 10'000) <= 0 || ::read(out_, &c, 1) != 1) break;
-      line_ += c;
-    }
+  explicit sample_server(std::vector<std::string> args, rlim_t soft_fd_limit = 0)
+      : child_(with_path(std::move(args)), {}, soft_fd_limit) {
+    line_ = child_.wait_for(".", std::chrono::seconds(10));
     const auto at = line_.rfind("]:") != std::string::npos ? line_.rfind("]:") + 2 : line_.find(":", line_.find("//")) + 1;
     if (line_.find("serving http://") != std::string::npos) port_ = static_cast<std::uint16_t>(std::stoi(line_.substr(at)));
   }
-  sample_server(const sample_server&) = delete;
-  sample_server& operator=(const sample_server&) = delete;
-  ~sample_server() { (void)stop(); }
 
   // SIGTERM, then up to 10 s for a graceful exit (SIGKILL after that); returns the exit status.
-  int stop() {
-    if (pid_ <= 0) return -1;
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 1000 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i) ::usleep(10'000);
-    if (::waitpid(pid_, &status, WNOHANG) == 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-    }
-    pid_ = -1;
-    if (out_ >= 0) ::close(out_);
-    out_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
+  int stop() { return child_.stop(); }
   // The exit status of a server that exits by itself (a bad flag), waiting up to 10 s.
-  int exit_status() {
-    int status = 0;
-    for (int i = 0; i < 1000; ++i) {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      ::usleep(10'000);
-    }
-    return -1;
-  }
+  int exit_status() { return child_.exit_status(); }
   std::uint16_t port() const { return port_; }
   const std::string& line() const { return line_; }
 
  private:
-  pid_t pid_ = -1;
-  int out_ = -1;
+  static std::vector<std::string> with_path(std::vector<std::string> args) {
+    args.insert(args.begin(), C10K_SAMPLE_SERVER);
+    return args;
+  }
+  c10k::testing::child_process child_;
   std::uint16_t port_ = 0;
   std::string line_;
 };
