@@ -82,8 +82,13 @@ TEST_P(task_dump_sample_test, sigusr1_dumps_to_stderr_while_requests_keep_being_
       << server_->output();
   // The load went on through the dumps, without an error.
   const int before = load.answered.load();
-  ASSERT_TRUE(eventually([&] { return load.answered.load() > before + 50; }));
-  EXPECT_EQ(load.failed.load(), 0);
+  // (Says whether the load's connection failed or stalled: seen once, on a loaded machine, as
+  // no progress within 5 s on epoll-et, and not reproduced in 15 runs since.)
+  ASSERT_TRUE(eventually([&] { return load.answered.load() > before + 50 || load.failed.load() > 0; }))
+      << "answered " << load.answered.load() << " (" << before << " before), failed " << load.failed.load() << "\n"
+      << server_->output();
+  EXPECT_EQ(load.failed.load(), 0) << server_->output();
+  EXPECT_GT(load.answered.load(), before + 50);
 }
 
 TEST_P(task_dump_sample_test, debug_tasks_serves_the_dump) {

@@ -94,7 +94,7 @@ struct server_options {
   // log line, and plain HTTP sent to a TLS port gets a plain-text 400 and a close. run()
   // reloads the certificates on SIGHUP (server::reload_tls()) without closing connections.
   tls::server_config tls{};
-  std::optional<std::uint16_t> tls_port;
+  std::optional<std::uint16_t> tls_port{};
   std::chrono::milliseconds tls_handshake_timeout{10'000};
 
   // How long a graceful stop waits for requests in flight before closing what is left.
