@@ -58,7 +58,7 @@ test-sanitize: deps
 # TSan cannot follow Boost.Context stack switches, which c10k does not annotate for it.
 # io_uring runs too; tests/tsan.supp says why liburing's ring writes need a suppression.
 TSAN_TARGETS := cross_thread_test event_loop_test observability_test client_test task_dump_test tls_server_test tls_threads_test
-TSAN_TESTS   := cross_thread_test|event_loop_test[.](post|stop)_from_another_thread|observability_test|client_test[.]names_resolve|task_dump_test|tls_server[.]|tls_threads[.]
+TSAN_TESTS   := cross_thread_test|event_loop_test[.](post|stop)_from_another_thread|metrics_test[.]|access_log_test[.]|client_test[.]names_resolve|task_dump_test|tls_server[.]|tls_threads[.]
 test-tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DC10K_TSAN=ON -DC10K_BUILD_BENCH=OFF -DC10K_BUILD_EXAMPLES=OFF
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target $(TSAN_TARGETS)

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -44,19 +45,22 @@ struct temp_dir {
   ~temp_dir() { std::filesystem::remove_all(path); }
 };
 
-http::router test_routes(http::server** running) {
+// `running` is set on the test's thread once the server has started and read by a loop thread
+// in /metrics: atomic, since on io_uring the request's bytes reach the loop through the ring,
+// an ordering ThreadSanitizer cannot see (make test-tsan reported a race there).
+http::router test_routes(std::atomic<http::server*>* running) {
   http::router r;
   r.get("/x", [](http::request&) -> task<http::response> { co_return http::response::text(200, "hello"); });
   r.post("/x", [](http::request& q) -> task<http::response> { co_return http::response::text(201, std::string(q.body())); });
   r.get("/fail", [](http::request&) -> task<http::response> { throw std::runtime_error("handler failure"); });
-  r.get("/metrics", [running](http::request&) -> task<http::response> { co_return http::metrics_response(**running); });
+  r.get("/metrics", [running](http::request&) -> task<http::response> { co_return http::metrics_response(*running->load()); });
   return r;
 }
 
 class metrics_test : public backend_test {};
 
 TEST_P(metrics_test, counts_requests_by_method_and_class_durations_bytes_and_closes) {
-  http::server* running = nullptr;
+  std::atomic<http::server*> running{nullptr};
   auto srv = start_test_server(test_routes(&running), backend_name(), {.metrics = true});
   running = srv.get();
   {
@@ -98,7 +102,7 @@ TEST_P(metrics_test, counts_requests_by_method_and_class_durations_bytes_and_clo
 }
 
 TEST_P(metrics_test, an_idle_timeout_is_counted_as_its_reason) {
-  http::server* running = nullptr;
+  std::atomic<http::server*> running{nullptr};
   auto srv = start_test_server(test_routes(&running), backend_name(),
                                {.keepalive_timeout = std::chrono::milliseconds(50), .metrics = true});
   running = srv.get();
@@ -111,7 +115,7 @@ TEST_P(metrics_test, an_idle_timeout_is_counted_as_its_reason) {
 }
 
 TEST_P(metrics_test, the_scrape_route_serves_the_text_format_and_promtool_accepts_it) {
-  http::server* running = nullptr;
+  std::atomic<http::server*> running{nullptr};
   auto srv = start_test_server(test_routes(&running), backend_name(), {.metrics = true});
   running = srv.get();
   http_client c(srv->port());
@@ -130,7 +134,7 @@ TEST_P(metrics_test, the_scrape_route_serves_the_text_format_and_promtool_accept
 }
 
 TEST_P(metrics_test, without_the_option_only_the_loops_gauges_are_served) {
-  http::server* running = nullptr;
+  std::atomic<http::server*> running{nullptr};
   auto srv = start_test_server(test_routes(&running), backend_name());
   running = srv.get();
   http_client c(srv->port());
@@ -147,7 +151,7 @@ class access_log_test : public backend_test {};
 TEST_P(access_log_test, writes_one_combined_line_per_request) {
   temp_dir dir;
   const auto log = dir.path / "access.log";
-  http::server* running = nullptr;
+  std::atomic<http::server*> running{nullptr};
   auto srv = start_test_server(test_routes(&running), backend_name(), {.access_log = log.string()});
   running = srv.get();
   http_client c(srv->port());
@@ -172,7 +176,7 @@ TEST_P(access_log_test, writes_one_combined_line_per_request) {
 TEST_P(access_log_test, json_lines_by_option) {
   temp_dir dir;
   const auto log = dir.path / "access.json";
-  http::server* running = nullptr;
+  std::atomic<http::server*> running{nullptr};
   auto srv = start_test_server(test_routes(&running), backend_name(), {.access_log = log.string(), .access_log_json = true});
   running = srv.get();
   http_client c(srv->port());
@@ -189,7 +193,7 @@ TEST_P(access_log_test, json_lines_by_option) {
 TEST_P(access_log_test, reopen_after_a_rename_starts_a_new_file) {
   temp_dir dir;
   const auto log = dir.path / "access.log";
-  http::server* running = nullptr;
+  std::atomic<http::server*> running{nullptr};
   auto srv = start_test_server(test_routes(&running), backend_name(), {.access_log = log.string()});
   running = srv.get();
   http_client c(srv->port());

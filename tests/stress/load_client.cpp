@@ -175,7 +175,7 @@ bool check(context& c, int k, const planned_request& q, const http_response& res
 // Connects (bounded), with no TLS; nullptr after accounting for the failure (in stop mode, a
 // refused connect sets *refused).
 task<std::unique_ptr<client_conn>> open_raw(context& c, int k, bool cut_possible, bool* refused = nullptr) {
-  auto s = co_await with_timeout(10s, connect(address::loopback(c.cfg.port)));
+  auto s = co_await with_timeout(patience(), connect(address::loopback(c.cfg.port)));
   if (s) co_return std::make_unique<client_conn>(std::move(*s));
   if (c.cfg.stop_mode && (s.error() == std::errc::connection_refused || s.error() == std::errc::connection_reset)) {
     ++c.tally.refused;
@@ -191,7 +191,7 @@ task<std::unique_ptr<client_conn>> open_raw(context& c, int k, bool cut_possible
 task<std::unique_ptr<client_conn>> open(context& c, int k, bool cut_possible, bool* refused = nullptr) {
   auto s = co_await open_raw(c, k, cut_possible, refused);
   if (!s || !c.cfg.tls) co_return s;
-  if (auto h = co_await with_timeout(10s, s->start_tls(c.cfg.tls, c.cfg.port)); !h) {
+  if (auto h = co_await with_timeout(patience(), s->start_tls(c.cfg.tls, c.cfg.port)); !h) {
     // (A stopping server ends handshakes too: step_failed counts that as a clean close.)
     step_failed(c, k, "TLS handshake", got::error_clean, h.error(), cut_possible);
     co_return nullptr;
@@ -235,7 +235,7 @@ task<bool> well_behaved(context& c, rng& r, int k, bool pipeline, bool cut_possi
     }
     for (unsigned i = 0; i < batch.size(); ++i) {
       const auto& q = batch[i];
-      auto got_one = co_await with_timeout(10s, read_response(*s, buf, resp));
+      auto got_one = co_await with_timeout(patience(), read_response(*s, buf, resp));
       if (got_one.what != got::response) {
         step_failed(c, k, "read " + where(q, sent - n + i), got_one.what, got_one.ec, cut_possible);
         co_return true;
@@ -250,7 +250,7 @@ task<bool> well_behaved(context& c, rng& r, int k, bool pipeline, bool cut_possi
       if (resp.header("connection") == "close") {
         if (!q.close && !c.cfg.stop_mode) c.tally.problem(std::string(kind_names[k]) + ": " + q.what + ": unasked Connection: close");
         // Nothing may follow a response that ends the connection.
-        auto after = co_await with_timeout(10s, read_response(*s, buf, resp));
+        auto after = co_await with_timeout(patience(), read_response(*s, buf, resp));
         if (after.what != got::eof_clean && !(after.what == got::error_clean && !is_cut(after.ec)) &&
             !(cut_possible && is_cut(after.ec)))
           c.tally.problem(std::string(kind_names[k]) + ": after Connection: close: " + got_name(after.what));
@@ -328,7 +328,7 @@ task<void> abort_response_midway(context& c, rng& r, int k) {
   const std::size_t want = uniform(r, 1, path[1] == 's' ? 16000 : 65536);
   std::string buf(16384, '\0');
   for (std::size_t seen = 0; seen < want;) {
-    auto n = co_await with_timeout(10s, s->read(buf));
+    auto n = co_await with_timeout(patience(), s->read(buf));
     if (!n || *n == 0)
       co_return step_failed(c, k, "read " + path, seen ? got::truncated : got::eof_clean, n ? std::error_code{} : n.error(), false);
     seen += *n;
@@ -352,22 +352,22 @@ task<void> ended_by_server(context& c, rng& r, int k) {
   if (auto w = co_await s->write_all(out); !w) co_return step_failed(c, k, "write", got::error_clean, w.error(), false);
   std::string buf;
   http_response resp;
-  auto first = co_await with_timeout(10s, read_response(*s, buf, resp));
+  auto first = co_await with_timeout(patience(), read_response(*s, buf, resp));
   if (first.what == got::response) {
     if (resp.status < 400 || resp.header("connection") != "close")
       co_return c.tally.problem(std::string(kind_names[k]) + ": answered " + std::to_string(resp.status) + " without closing");
-    first = co_await with_timeout(10s, read_response(*s, buf, resp));
+    first = co_await with_timeout(patience(), read_response(*s, buf, resp));
   }
   if (first.what == got::eof_clean || (first.what == got::error_clean && !is_cut(first.ec))) ++c.tally.server_closed;
   else step_failed(c, k, "waiting for the server to end it", first.what, first.ec, false);
 }
 
 // Reads what the server sends until it closes or resets the connection; false after
-// accounting for a hang (10 s of silence) as a failure.
+// accounting for a hang (patience() of silence) as a failure.
 task<bool> until_closed(context& c, int k, tcp_stream& s, std::string& seen) {
   std::array<char, 4096> buf;
   for (;;) {
-    auto n = co_await with_timeout(10s, s.read(buf));
+    auto n = co_await with_timeout(patience(), s.read(buf));
     if (n && *n > 0) {
       if (seen.size() < 65536) seen.append(buf.data(), *n);
       continue;
@@ -432,7 +432,7 @@ task<void> cut_handshake(context& c, rng& r, int k) {
   } else {
     if (auto w = co_await s->write_all(client_hello()); !w) co_return step_failed(c, k, "write", got::error_clean, w.error(), false);
     std::array<char, 512> buf;
-    auto n = co_await with_timeout(10s, s->socket().read(std::span<char>(buf.data(), uniform(r, 1, 512))));
+    auto n = co_await with_timeout(patience(), s->socket().read(std::span<char>(buf.data(), uniform(r, 1, 512))));
     if (!n || *n == 0) co_return step_failed(c, k, "read the server's first flight", got::eof_clean, n ? std::error_code{} : n.error(), false);
   }
   ++c.tally.cut_by_client;
