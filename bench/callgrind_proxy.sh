@@ -12,14 +12,7 @@ up=${UPSTREAM_PORT:-18590}
 PATH=$PATH:/usr/sbin
 command -v nginx >/dev/null || { echo "nginx is missing: apt-get install nginx-light" >&2; exit 1; }
 work=$(mktemp -d); trap 'kill "$(cat "$work/up.pid" 2>/dev/null)" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-temps=$(nginx_temps "$work")
-cat > "$work/up.conf" <<CONF
-worker_processes 1; daemon off; pid $work/up.pid; error_log $work/up.log warn;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 100000000; $temps
-  server { listen 127.0.0.1:$up; location = /plain { default_type text/plain; return 200 "x"; } } }
-CONF
-nginx -c "$work/up.conf" &
+nginx -c "$(plain_upstream_conf "$work" "$up")" &
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$up/plain" > /dev/null && break; sleep 0.1; done
 "$(dirname "$0")/callgrind.sh" "$label" plain "$build/examples/c10k-proxy" --backend epoll \
   --upstream "127.0.0.1:$up" --pool 128

@@ -21,3 +21,17 @@ need_tools() {
 
 # nginx's temporary paths, all in folder $1 (a benchmark's nginx writes nothing outside it).
 nginx_temps() { echo "client_body_temp_path $1; proxy_temp_path $1; fastcgi_temp_path $1; uwsgi_temp_path $1; scgi_temp_path $1;"; }
+
+# Writes the config of an nginx worker that answers GET /plain with "x" on 127.0.0.1:$2, with
+# its pid, log and temporary files in folder $1: the upstream the proxy rows put behind both
+# proxies. Prints the config file's path.
+plain_upstream_conf() {
+  local dir=$1 port=$2
+  cat > "$dir/up.conf" <<CONF
+worker_processes 1; daemon off; pid $dir/up.pid; error_log $dir/up.log warn;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 100000000; $(nginx_temps "$dir")
+  server { listen 127.0.0.1:$port; location = /plain { default_type text/plain; return 200 "x"; } } }
+CONF
+  echo "$dir/up.conf"
+}

@@ -21,13 +21,7 @@ hz=$(getconf CLK_TCK)
 up=18500
 temps=$(nginx_temps "$work")
 
-cat > "$work/up.conf" <<CONF
-worker_processes 1; daemon off; pid $work/up.pid; error_log $work/up.log warn;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 100000000; $temps
-  server { listen 127.0.0.1:$up; location = /plain { default_type text/plain; return 200 "x"; } } }
-CONF
-taskset -c 1 nginx -c "$work/up.conf" &
+taskset -c 1 nginx -c "$(plain_upstream_conf "$work" "$up")" &
 
 declare -A pids ports
 port=$up

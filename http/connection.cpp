@@ -216,10 +216,8 @@ class burst {
 
 // Tells a TLS peer that the server closes (close_notify), so that a body that ends with the
 // connection is known to be whole; bounded at 1 s, outside the connection's scope.
-task<void> send_close_notify(tcp_stream& socket, tls::stream& secure) {
-  const std::span<const char> out = secure.seal_close();
-  (void)co_await with_timeout(std::chrono::seconds(1), socket.write_all(std::string_view(out.data(), out.size())));
-  secure.output_sent();
+task<void> send_close_notify(tls::stream& secure) {
+  (void)co_await with_timeout(std::chrono::seconds(1), secure.shutdown());
 }
 
 // Closes like nginx's lingering close: stop sending, then read and drop what the client still
@@ -227,7 +225,7 @@ task<void> send_close_notify(tcp_stream& socket, tls::stream& secure) {
 // that could destroy the response still on its way.
 task<void> linger_close(connection_io& io) {
   io.deadline.enter_untimed(connection_phase::linger);
-  if (io.tls) co_await send_close_notify(io.stream, *io.tls);
+  if (io.tls) co_await send_close_notify(*io.tls);
   (void)io.stream.shutdown(SHUT_WR);
   const clock::time_point until = io.loop.now() + io.options.lingering_time;
   std::array<char, 4096> sink;

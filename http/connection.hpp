@@ -51,11 +51,11 @@ class connection final : public connection_entry {
   std::coroutine_handle<> running_burst() const noexcept { return waiting_ || hosted_ ? nullptr : active_.burst; }
   // Served by a task of its own (a fiber, or TLS): the scope of its idle wait or handshake,
   // while it waits there (nullptr: it does not).
-  void set_fiber_idle(cancel_scope* s) noexcept { active_.fiber_idle = s; }
+  void set_hosted_wait(cancel_scope* s) noexcept { active_.hosted_wait = s; }
   // Served by a task of its own: the fiber serving it (0: a coroutine task), for the dump.
   void set_fiber_id(std::uint64_t id) noexcept {
     active_.fiber_id = id;
-    active_.fiber_started = true;
+    active_.task_started = true;
   }
   // A TLS connection: its session, once the handshake is over (nullptr: none yet, or plain).
   tls::stream* tls() const noexcept { return hosted_ ? active_.tls : nullptr; }
@@ -67,7 +67,7 @@ class connection final : public connection_entry {
   // Ends the wait for a next request, when it waits idle (the deadline, a graceful stop).
   void cancel_idle(std::error_code reason) noexcept {
     if (waiting_) state.loop->io().cancel(idle_);
-    else if (hosted_ && active_.fiber_idle) active_.fiber_idle->cancel(reason);
+    else if (hosted_ && active_.hosted_wait) active_.hosted_wait->cancel(reason);
   }
   // Records the burst that serves it now (a null handle when it ends).
   void set_running_burst(std::coroutine_handle<> b) noexcept { active_.burst = b; }
@@ -104,11 +104,11 @@ class connection final : public connection_entry {
   // idle receive's room, so the dump's fields cost an idle connection nothing).
   struct active {
     std::coroutine_handle<> burst;        // coroutine mode: the burst serving it, if any
-    cancel_scope* fiber_idle = nullptr;   // fiber mode: the scope of the fiber's idle wait
+    cancel_scope* hosted_wait = nullptr;  // hosted: the scope of its idle wait or handshake
     connection_work* work = nullptr;      // the buffers of the burst serving it, if any
     std::uint64_t fiber_id = 0;           // fiber mode: the fiber serving it
     tls::stream* tls = nullptr;           // TLS: the session, after its handshake
-    bool fiber_started = false;           // hosted: its task or fiber began to serve it
+    bool task_started = false;           // hosted: its task or fiber began to serve it
   };
   static_assert(sizeof(active) <= sizeof(operation));
   // Idle (waiting_): the receive, handed to the backend as it is, with no awaiter around it,
@@ -140,7 +140,7 @@ class burst_owner {
 template <typename Coro>
 Coro serve_requests(connection& c, recv_buffer first, cancel_scope* runs_in);
 // Sends close_notify to a TLS peer, bounded at 1 s, outside the connection's scope.
-task<void> send_close_notify(tcp_stream& socket, tls::stream& secure);
+task<void> send_close_notify(tls::stream& secure);
 // Closes like nginx's lingering close (connection.cpp).
 task<void> linger_close(connection_io& io);
 // A connection's whole life on a task of its own: a fiber's (fiber_connections) or, for TLS,

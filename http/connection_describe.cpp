@@ -30,14 +30,14 @@ void connection::describe(std::string& out) const {
   if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
     peer_text = address::from(reinterpret_cast<const sockaddr*>(&ss), len).to_string();
   fmt::format_to(at, "  connection fd {} peer {}, {} request(s) served", fd, peer_text, served);
-  if (fiber_mode_ && active_.fiber_started) fmt::format_to(at, ", on fiber {} \"http connection\"", active_.fiber_id);
+  if (fiber_mode_ && active_.task_started) fmt::format_to(at, ", on fiber {} \"http connection\"", active_.fiber_id);
   if (hosted_ && !waiting_ && active_.tls) fmt::format_to(at, ", {}", active_.tls->version());
   out += ": ";
   const clock::time_point deadline_at = deadline.wanted();
   const connection_work* work = waiting_ ? nullptr : active_.work;
-  const bool idle = waiting_ || (hosted_ && active_.fiber_idle && deadline.phase() == connection_phase::idle);
+  const bool idle = waiting_ || (hosted_ && active_.hosted_wait && deadline.phase() == connection_phase::idle);
   const clock::duration idle_for = served == 0 ? clock::duration(o.header_timeout) : clock::duration(o.keepalive_timeout);
-  if (hosted_ && !active_.fiber_started) {
+  if (hosted_ && !active_.task_started) {
     out += fiber_mode_ ? "accepted, its fiber not started yet" : "accepted, its task not started yet";
   } else if (idle) {
     fmt::format_to(at, "idle, waiting for a {} request (receive) since {} ago", served == 0 ? "first" : "next",

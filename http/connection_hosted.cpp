@@ -33,9 +33,9 @@ task<bool> handshake(connection& c, const tls::context& ctx, tls::stream& secure
   cancel_scope scope;
   c.deadline.enter(connection_phase::handshake, c.state.loop->now() + c.state.options->tls_handshake_timeout);
   c.deadline.retarget(&scope);
-  c.set_fiber_idle(&scope);
+  c.set_hosted_wait(&scope);
   const result<void> done = co_await in_scope(scope, secure.handshake());
-  c.set_fiber_idle(nullptr);
+  c.set_hosted_wait(nullptr);
   c.deadline.retarget(nullptr);
   if (done) {
     c.set_tls(&secure);
@@ -73,11 +73,11 @@ task<void> serve_hosted(burst_owner owner, tls::context tls_ctx) {
     cancel_scope idle;  // the deadline, or a graceful stop, ends this wait alone
     c.deadline.enter(connection_phase::idle, c.state.loop->now() + (c.served == 0 ? o.header_timeout : o.keepalive_timeout));
     c.deadline.retarget(&idle);
-    c.set_fiber_idle(&idle);
+    c.set_hosted_wait(&idle);
     result<recv_buffer> got = std::errc::io_error;
     if (tls_ctx) got = co_await in_scope(idle, secure.receive());
     else got = co_await in_scope(idle, c.stream.receive());
-    c.set_fiber_idle(nullptr);
+    c.set_hosted_wait(nullptr);
     c.deadline.retarget(nullptr);
     if (!got || got->empty()) {  // timed out, drained, or the client left: just close
       c.receive_failed(got ? std::error_code{} : got.error());
@@ -88,7 +88,7 @@ task<void> serve_hosted(burst_owner owner, tls::context tls_ctx) {
     c.set_work(nullptr);
     if (!idle_again) break;
   }
-  if (tls_ctx && c.reason != close_reason::client && c.reason != close_reason::refused) co_await send_close_notify(c.stream, secure);
+  if (tls_ctx && c.reason != close_reason::client && c.reason != close_reason::refused) co_await send_close_notify(secure);
 }
 
 }  // namespace c10k::http

@@ -23,15 +23,17 @@ task<result<void>> connection_input::receive() {
   } else {
     io_.deadline.enter(connection_phase::head, head_since_ + o.header_timeout);
   }
-  result<recv_buffer> got = std::errc::io_error;
-  if (io_.tls) got = co_await in_scope(io_.scope, io_.tls->receive());
-  else got = co_await in_scope(io_.scope, io_.stream.receive());
-  if (!got) co_return got.error();
-  if (got->empty()) co_return std::errc::connection_aborted;  // the client left mid-request
+  if (io_.tls) co_return take(co_await in_scope(io_.scope, io_.tls->receive()));
+  co_return take(co_await in_scope(io_.scope, io_.stream.receive()));
+}
+
+result<void> connection_input::take(const result<recv_buffer>& got) {
+  if (!got) return got.error();
+  if (got->empty()) return std::errc::connection_aborted;  // the client left mid-request
   if (io_.metrics) io_.metrics->bytes_in += got->size();
   if (reader_.empty()) head_since_ = io_.loop.now();
   reader_.append(got->view());
-  co_return result<void>{};
+  return {};
 }
 
 }  // namespace c10k::http

@@ -26,6 +26,9 @@ class connection_input {
   task<result<void>> receive();
 
  private:
+  // Takes what a receive brought (plain bytes, or a TLS session's plaintext) into the reader.
+  result<void> take(const result<recv_buffer>& got);
+
   connection_io& io_;
   request_reader& reader_;
   clock::time_point head_since_{};  // when the first byte of the request under way arrived

@@ -318,10 +318,8 @@ task<void> response_writer::last_word(int status, std::string_view why) {
   append_head(out, r, http_date(), false, 1);
   out += r.body();
   if (io_->tls) {
-    iovec plain{out.data(), out.size()};
-    auto sealed = io_->tls->seal(std::span<const iovec>(&plain, 1));
-    if (sealed) (void)co_await with_timeout(std::chrono::seconds(1), io_->stream.write_all(std::string_view(sealed->data(), sealed->size())));
-    io_->tls->output_sent();
+    const iovec plain{out.data(), out.size()};
+    (void)co_await with_timeout(std::chrono::seconds(1), io_->tls->write_all(std::span<const iovec>(&plain, 1)));
     co_return;
   }
   (void)co_await with_timeout(std::chrono::seconds(1), io_->stream.write(std::span<const char>(out.data(), out.size())));

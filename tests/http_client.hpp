@@ -61,6 +61,14 @@ inline std::uint16_t free_loopback_port() {
   return ntohs(a.sin_port);
 }
 
+// n bytes of a fixed pattern that covers every byte value but 251-255, for bodies checked byte
+// for byte.
+inline std::string pattern_bytes(std::size_t n) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>(i * 31 % 251);
+  return s;
+}
+
 struct http_reply {
   int status = 0;
   std::map<std::string, std::string> headers;  // names lower-cased

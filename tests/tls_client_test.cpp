@@ -21,17 +21,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string pattern(std::size_t n) {
-  std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + i * 7 % 26);
-  return s;
-}
 
 http::router upstream_routes() {
   http::router r;
   r.get("/", [](http::request&) -> task<http::response> { co_return http::response::text(200, "secure hello"); });
   r.post("/echo", [](http::request& q) -> task<http::response> { co_return http::response::text(200, std::string(q.body())); });
-  r.get("/big", [](http::request&) -> task<http::response> { co_return http::response::text(200, pattern(1 << 20)); });
+  r.get("/big", [](http::request&) -> task<http::response> { co_return http::response::text(200, testing::pattern_bytes(1 << 20)); });
   return r;
 }
 
@@ -87,7 +82,7 @@ TEST_P(tls_client_test, verified_requests_share_a_pooled_connection) {
       EXPECT_EQ(r->status, 200);
       EXPECT_EQ(r->body, "secure hello");
     }
-    const std::string upload = pattern(1 << 20);
+    const std::string upload = testing::pattern_bytes(1 << 20);
     http::client_request post;
     post.method = "POST";
     post.target = "/echo";
@@ -99,7 +94,7 @@ TEST_P(tls_client_test, verified_requests_share_a_pooled_connection) {
     big.target = "/big";
     auto b = call(loop, cl.fetch(up, std::move(big)));
     ASSERT_TRUE(b);
-    EXPECT_TRUE(b->body == pattern(1 << 20));
+    EXPECT_TRUE(b->body == testing::pattern_bytes(1 << 20));
   });
   EXPECT_EQ(cl.stats().connects, 1u);
   EXPECT_EQ(cl.stats().reused, 4u);
@@ -179,7 +174,7 @@ TEST_P(tls_client_test, nginx_with_tls_as_the_upstream) {
   const std::uint16_t port = testing::free_loopback_port();
   const std::string d = pki_.dir();
   fs::create_directories(d + "/www");
-  std::ofstream(d + "/www/big") << pattern(1 << 20);
+  std::ofstream(d + "/www/big") << testing::pattern_bytes(1 << 20);
   std::ofstream(d + "/nginx.conf") << "worker_processes 1; daemon off; pid " << d << "/nginx.pid; error_log " << d
                                    << "/nginx-error.log warn; events { worker_connections 64; }\n"
                                    << "http { access_log off; client_body_temp_path " << d << "; proxy_temp_path " << d
@@ -206,7 +201,7 @@ TEST_P(tls_client_test, nginx_with_tls_as_the_upstream) {
     big.target = "/big";
     auto b = call(loop, cl.fetch(up, std::move(big)));
     ASSERT_TRUE(b) << b.error().message();
-    EXPECT_TRUE(b->body == pattern(1 << 20));
+    EXPECT_TRUE(b->body == testing::pattern_bytes(1 << 20));
   });
   EXPECT_GE(cl.stats().reused, 1u);
 }

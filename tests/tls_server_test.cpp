@@ -22,11 +22,6 @@ using testing::http_client;
 using testing::tls_client_options;
 using testing::tls_http_client;
 
-std::string pattern(std::size_t n) {
-  std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>(i * 31 % 251);
-  return s;
-}
 
 class tls_server : public testing::backend_test {
  protected:
@@ -34,13 +29,13 @@ class tls_server : public testing::backend_test {
     testing::backend_test::SetUp();
     if (IsSkipped()) return;
     leaf_ = pki_.issue("localhost", {"localhost", "127.0.0.1"});
-    std::ofstream(pki_.dir() + "/file.bin", std::ios::binary) << pattern(300'000);
+    std::ofstream(pki_.dir() + "/file.bin", std::ios::binary) << testing::pattern_bytes(300'000);
   }
 
   http::router routes() {
     http::router r;
     r.get("/", [](http::request&) -> task<http::response> { co_return http::response::text(200, "hello over tls"); });
-    r.get("/big", [](http::request&) -> task<http::response> { co_return http::response::text(200, pattern(1 << 20)); });
+    r.get("/big", [](http::request&) -> task<http::response> { co_return http::response::text(200, testing::pattern_bytes(1 << 20)); });
     r.post("/echo", [](http::request& q) -> task<http::response> { co_return http::response::text(200, std::string(q.body())); });
     r.get("/static/{path...}", http::static_files(pki_.dir()));
     return r;
@@ -94,7 +89,7 @@ TEST_P(tls_server, a_client_offering_only_h2_goes_on_without_alpn) {
 TEST_P(tls_server, pipelined_requests_big_bodies_and_files_arrive_whole) {
   auto srv = start();
   tls_http_client c(srv->port(), verified());
-  const std::string upload = pattern(1 << 20);
+  const std::string upload = testing::pattern_bytes(1 << 20);
   c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /big HTTP/1.1\r\nHost: x\r\n\r\nPOST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " +
          std::to_string(upload.size()) + "\r\n\r\n" + upload + "GET /static/file.bin HTTP/1.1\r\nHost: x\r\n\r\n");
   auto a = c.read_reply();
@@ -103,11 +98,11 @@ TEST_P(tls_server, pipelined_requests_big_bodies_and_files_arrive_whole) {
   auto f = c.read_reply();
   ASSERT_TRUE(a && b && e && f);
   EXPECT_EQ(a->body, "hello over tls");
-  EXPECT_EQ(b->body, pattern(1 << 20));
+  EXPECT_EQ(b->body, testing::pattern_bytes(1 << 20));
   EXPECT_EQ(e->body.size(), upload.size());
   EXPECT_TRUE(e->body == upload);
   EXPECT_EQ(f->status, 200);
-  EXPECT_TRUE(f->body == pattern(300'000));
+  EXPECT_TRUE(f->body == testing::pattern_bytes(300'000));
 }
 
 TEST_P(tls_server, a_second_connection_resumes_the_session_on_both_versions) {
@@ -280,7 +275,7 @@ TEST_P(tls_server, kernel_tls_absent_falls_back_to_user_space_records) {
   tls_http_client c(srv_probe->port(), verified());
   auto r = c.request("GET /static/file.bin HTTP/1.1\r\nHost: x\r\n\r\n");
   ASSERT_TRUE(r);
-  EXPECT_TRUE(r->body == pattern(300'000));
+  EXPECT_TRUE(r->body == testing::pattern_bytes(300'000));
 }
 
 TEST_P(tls_server, kernel_tls_present_carries_files) {
@@ -291,7 +286,7 @@ TEST_P(tls_server, kernel_tls_present_carries_files) {
   tls_http_client c(srv->port(), verified());
   auto r = c.request("GET /static/file.bin HTTP/1.1\r\nHost: x\r\n\r\n");
   ASSERT_TRUE(r);
-  EXPECT_TRUE(r->body == pattern(300'000));
+  EXPECT_TRUE(r->body == testing::pattern_bytes(300'000));
 }
 
 C10K_INSTANTIATE_FOR_EVERY_BACKEND(tls_server);

@@ -55,18 +55,13 @@ class upload_test : public c10k::testing::backend_test {
   }
 };
 
-std::string pattern(std::size_t n) {
-  std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>(i * 31 % 251);
-  return s;
-}
 
 }  // namespace
 
 TEST_P(upload_test, a_large_body_streams_through_the_handler_in_pieces) {
   auto srv = start();
   http_client c(srv->port());
-  const std::string body = pattern(6 << 20);  // 6 MiB: never held whole by the server
+  const std::string body = c10k::testing::pattern_bytes(6 << 20);  // 6 MiB: never held whole by the server
   c.send("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n");
   for (std::size_t i = 0; i < body.size(); i += 256 * 1024) c.send(body.substr(i, 256 * 1024));
   auto r = c.read_reply();

@@ -121,6 +121,15 @@ int on_new_session(SSL* ssl, SSL_SESSION* s) {
   return 1;  // the cache holds the reference OpenSSL gave
 }
 
+// Gives every context of `to` the session-ticket keys of `from`, so that a ticket one sealed
+// the others open.
+void share_ticket_keys(SSL_CTX* from, const std::vector<ctx_ptr>& to) {
+  std::array<unsigned char, 80> keys;
+  if (SSL_CTX_get_tlsext_ticket_keys(from, keys.data(), keys.size()) != 1) return;
+  for (const ctx_ptr& c : to)
+    if (c.p != from) SSL_CTX_set_tlsext_ticket_keys(c.p, keys.data(), keys.size());
+}
+
 // What every server context shares, whichever certificate it holds.
 result<ctx_ptr> server_ctx(context_impl& impl, const certificate_files& files) {
   const server_config& cfg = impl.server_cfg;
@@ -172,10 +181,7 @@ result<context> context::server(const server_config& config) {
   }
   // Tickets are sealed with the keys of the context a session began on (the first): the
   // others share them, so a resumption does not depend on which certificate SNI chose.
-  std::array<unsigned char, 80> keys;
-  if (SSL_CTX_get_tlsext_ticket_keys(impl->main(), keys.data(), keys.size()) == 1)
-    for (std::size_t i = 1; i < impl->ctxs.size(); ++i)
-      SSL_CTX_set_tlsext_ticket_keys(impl->ctxs[i].p, keys.data(), keys.size());
+  share_ticket_keys(impl->main(), impl->ctxs);
   return context(std::move(impl));
 }
 
@@ -211,9 +217,7 @@ result<context> context::reload() const {
   if (!impl_ || !impl_->server) return make_error_code(errc::bad_configuration);
   auto fresh = server(impl_->server_cfg);
   if (!fresh) return fresh;
-  std::array<unsigned char, 80> keys;
-  if (SSL_CTX_get_tlsext_ticket_keys(impl_->main(), keys.data(), keys.size()) == 1)
-    for (const ctx_ptr& c : fresh->impl_->ctxs) SSL_CTX_set_tlsext_ticket_keys(c.p, keys.data(), keys.size());
+  share_ticket_keys(impl_->main(), fresh->impl_->ctxs);
   return fresh;
 }
 

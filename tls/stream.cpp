@@ -284,14 +284,6 @@ result<std::span<const char>> stream::seal(std::span<const iovec> iov) {
   return std::span<const char>(s.out.data(), s.out.size());
 }
 
-std::span<const char> stream::seal_close() {
-  session& s = *s_;
-  ERR_clear_error();
-  if (!s.broken) (void)SSL_shutdown(s.ssl);
-  ERR_clear_error();
-  return std::span<const char>(s.out.data(), s.out.size());
-}
-
 void stream::output_failed() noexcept {
   s_->out.clear();
   s_->broken = true;
@@ -308,8 +300,11 @@ task<result<void>> stream::write_all(std::span<const iovec> iov) {
 }
 
 task<result<void>> stream::shutdown() {
-  (void)seal_close();
-  co_return co_await flush_output(*s_);
+  session& s = *s_;
+  ERR_clear_error();
+  if (!s.broken) (void)SSL_shutdown(s.ssl);  // queues close_notify (after a cut record: nothing)
+  ERR_clear_error();
+  co_return co_await flush_output(s);
 }
 
 std::string_view stream::alpn() const noexcept {

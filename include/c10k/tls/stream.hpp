@@ -67,8 +67,6 @@ class stream {
   // Encrypts iov into the output queue and returns all the ciphertext queued (the caller
   // writes it, then calls output_sent()); protocol_error when the session failed before.
   result<std::span<const char>> seal(std::span<const iovec> iov);
-  // Queues close_notify and returns the ciphertext queued, as seal() does.
-  std::span<const char> seal_close();
   // Forgets the queued ciphertext, which the caller has written.
   void output_sent() noexcept;
   // Forgets it after the caller's write failed or was cancelled: a record may have been cut,
