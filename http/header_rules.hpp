@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
@@ -67,12 +68,22 @@ inline std::uint64_t load_word(const unsigned char* p) noexcept {
 constexpr std::uint64_t has_less(std::uint64_t w, std::uint8_t b) noexcept { return (w - k_ones * b) & ~w & k_highs; }
 constexpr std::uint64_t has_byte(std::uint64_t w, std::uint8_t b) noexcept { return has_less(w ^ (k_ones * b), 1); }
 
+// The index of the lowest byte a has_less/has_byte mask flags. Only the lowest flag is exact
+// (a borrow can flag a byte above a true one, never one below), which is all the scans need.
+// On a big-endian machine the lowest byte in memory is the word's highest, where a borrow can
+// reach: 0 there, and the byte loop that follows looks at the whole word.
+inline std::size_t first_flagged(std::uint64_t mask) noexcept {
+  if constexpr (std::endian::native == std::endian::little) return static_cast<std::size_t>(std::countr_zero(mask)) / 8;
+  else return 0;
+}
+
 // Advances i over bytes that are certainly field-value bytes (no control byte and no DEL; HTAB
-// ends the fast path too, which is rare and harmless), in whole words.
+// ends the fast path too, which is rare and harmless), in whole words, and then to the first
+// byte in the last word that may not be one: the byte loop after it starts there.
 inline std::size_t skip_field_words(const unsigned char* s, std::size_t i, std::size_t n) noexcept {
   while (n - i >= 8) {
     const std::uint64_t w = load_word(s + i);
-    if (has_less(w, 0x20) | has_byte(w, 0x7F)) break;
+    if (const std::uint64_t m = has_less(w, 0x20) | has_byte(w, 0x7F)) return i + first_flagged(m);
     i += 8;
   }
   return i;
@@ -82,7 +93,7 @@ inline std::size_t skip_field_words(const unsigned char* s, std::size_t i, std::
 inline std::size_t skip_target_words(const unsigned char* s, std::size_t i, std::size_t n) noexcept {
   while (n - i >= 8) {
     const std::uint64_t w = load_word(s + i);
-    if (has_less(w, 0x21) | has_byte(w, 0x7F) | (w & k_highs)) break;
+    if (const std::uint64_t m = has_less(w, 0x21) | has_byte(w, 0x7F) | (w & k_highs)) return i + first_flagged(m);
     i += 8;
   }
   return i;
@@ -112,6 +123,15 @@ inline bool iequals_lower(std::string_view s, std::string_view lower) noexcept {
       if ((load_word(a + i) | fold) != load_word(b + i)) return false;
       if (i + 8 == n) return true;
     }
+  }
+  if (n >= 4) {  // two 4-byte words, overlapping when n < 8
+    const auto word4 = [](const unsigned char* p) {
+      std::uint32_t w;
+      std::memcpy(&w, p, sizeof w);
+      return w;
+    };
+    const std::uint32_t fold = 0x20202020u;
+    return (word4(a) | fold) == word4(b) && (word4(a + n - 4) | fold) == word4(b + n - 4);
   }
   for (std::size_t i = 0; i < n; ++i)
     if ((a[i] | 0x20) != b[i]) return false;

@@ -32,12 +32,13 @@ bool valid_authority(std::string_view a, bool port_required) noexcept {
       port = rest.substr(1);
     }
   } else {
-    const std::size_t colon = a.find(':');
-    const std::string_view host = a.substr(0, colon);
-    if (host.empty() || !all_of_class(host, k_reg_name)) return false;
-    if (colon != std::string_view::npos) {
+    // One pass: reg-name bytes up to the first ':' (the port's), which no reg-name byte is.
+    std::size_t i = 0;
+    while (i < a.size() && is(static_cast<unsigned char>(a[i]), k_reg_name)) ++i;
+    if (i == 0 || (i < a.size() && a[i] != ':')) return false;
+    if (i < a.size()) {
       has_port = true;
-      port = a.substr(colon + 1);
+      port = a.substr(i + 1);
     }
   }
   // RFC 3986 allows an empty port after ':' ("port = *DIGIT"); authority-form does not.
@@ -105,6 +106,36 @@ bool version_prefix_ok(std::string_view v) noexcept {
   }
   return true;
 }
+
+// Parses HTTP-version and its line end from in[i], i past them when done; incomplete or the
+// error otherwise. A valid version is 8 bytes, so looking at 9 suffices to refuse longer ones.
+parse_result parse_version(std::string_view in, std::size_t& i, int& minor) noexcept {
+  const auto* s = reinterpret_cast<const unsigned char*>(in.data());
+  const std::size_t n = in.size();
+  const auto fail = [](parse_error e) { return parse_result{parse_status::error, 0, e}; };
+  const parse_result more{parse_status::incomplete, 0, parse_error::none};
+  const std::size_t version_begin = i;
+  const std::size_t version_scan_end = std::min(n, version_begin + 9);
+  while (i < version_scan_end && s[i] != '\r' && s[i] != '\n') ++i;
+  const std::string_view version = in.substr(version_begin, i - version_begin);
+  if (i == n) {
+    if (!version_prefix_ok(version)) return fail(parse_error::bad_version);
+    // Even a whole "HTTP/2.0" waits for the next byte: "HTTP/2.0x" is a malformed version
+    // (400), not an unsupported one (505), and the answer must not depend on how reads split.
+    return more;
+  }
+  if (const parse_error e = classify_version(version, minor); e != parse_error::none) return fail(e);
+  if (s[i] == '\r') {
+    if (i + 1 == n) return more;
+    if (s[i + 1] != '\n') return fail(parse_error::bad_version);
+    ++i;
+  }
+  ++i;
+  return {parse_status::done, i, parse_error::none};
+}
+
+// "HTTP/1.1" as the word load_word reads from a buffer holding it.
+const std::uint64_t http11_word = load_word(reinterpret_cast<const unsigned char*>("HTTP/1.1"));
 
 // What the headers of a request said so far: the framing ones (shared with responses) and Host
 // and Expect.
@@ -260,24 +291,14 @@ parse_result parse_request_head(std::string_view full, request_head& out, const 
     return fail(e);
   ++i;
 
-  // HTTP-version CRLF; a valid version is 8 bytes, so looking at 9 suffices to refuse longer ones.
-  const std::size_t version_begin = i;
-  const std::size_t version_scan_end = std::min(n, version_begin + 9);
-  while (i < version_scan_end && s[i] != '\r' && s[i] != '\n') ++i;
-  const std::string_view version = in.substr(version_begin, i - version_begin);
-  if (i == n) {
-    if (!version_prefix_ok(version)) return fail(parse_error::bad_version);
-    // Even a whole "HTTP/2.0" waits for the next byte: "HTTP/2.0x" is a malformed version
-    // (400), not an unsupported one (505), and the answer must not depend on how reads split.
-    return need_more();
+  // HTTP-version CRLF. Nearly every request says "HTTP/1.1" and CRLF: one word compared, where
+  // the general path looks at each byte.
+  if (n - i >= 10 && load_word(s + i) == http11_word && s[i + 8] == '\r' && s[i + 9] == '\n') {
+    out.version_minor = 1;
+    i += 10;
+  } else if (const parse_result r = parse_version(in, i, out.version_minor); r.status != parse_status::done) {
+    return r.status == parse_status::error ? r : need_more();
   }
-  if (const parse_error e = classify_version(version, out.version_minor); e != parse_error::none) return fail(e);
-  if (s[i] == '\r') {
-    if (i + 1 == n) return need_more();
-    if (s[i + 1] != '\n') return fail(parse_error::bad_version);
-    ++i;
-  }
-  ++i;
 
   // header fields, up to the empty line
   head_state st;

@@ -80,6 +80,7 @@ class request_reader {
   read_status read_head();
   read_status read_body();
   bool head_may_be_complete() noexcept;
+  bool ends_in_empty_line() const noexcept;
   read_status fail(parse_error e) noexcept;
   void keep_head(std::size_t end);
 

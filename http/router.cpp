@@ -97,8 +97,11 @@ const router::route* router::lookup(request& req, response& fallback) const {
   const std::string_view path = req.path();
   const route* found = nullptr;
   const route* get_route = nullptr;  // HEAD falls back to GET
+  // Exact routes compared here, in line: most routes are, and a call per route cost more than
+  // the comparison.
+  const std::string_view rel = path.substr(!path.empty() && path.front() == '/');
   for (const route& r : routes_) {
-    if (!match(r, path, nullptr)) continue;
+    if (r.exact ? !same(rel, r.path) : !match(r, path, nullptr)) continue;
     if (same(r.method, method)) {
       found = &r;
       break;

@@ -13,7 +13,11 @@
 namespace c10k::http {
 
 void stall_probe::publish(std::uint64_t turn, int fd, std::string_view method, std::string_view target) noexcept {
-  std::array<char, words * 8> buf{};
+  std::array<char, words * 8> buf;
+  const std::size_t total = std::min(method.size() + 1 + target.size(), buf.size());
+  // The bytes after the text in its last word are published too: zero them (one word, before
+  // the text goes over its start).
+  std::memset(buf.data() + (total - 1) / 8 * 8, 0, 8);
   std::size_t n = std::min(method.size(), buf.size());
   std::memcpy(buf.data(), method.data(), n);
   if (n < buf.size()) buf[n++] = ' ';
