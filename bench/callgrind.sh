@@ -11,6 +11,9 @@
 #   bench/callgrind.sh c10k pipelined build/examples/c10k-server --backend epoll --max-requests 0
 #   bench/callgrind.sh reactor pipelined build/bench/servers/c10k-reactor --backend epoll
 # Prints "LABEL MODE reqs=N Ir/req=M"; the profile stays in /tmp/cg-LABEL.out (callgrind_annotate).
+# CG_OPTS adds callgrind options: CG_OPTS="--cache-sim=yes --I1=4096,8,64" counts the code
+# cache lines a request brings in when little of it stays cached (as after each system call's
+# kernel path on real hardware), a proxy for how much code one request runs through.
 set -euo pipefail
 label=$1; mode=$2; shift 2
 port=${PORT:-18213}
@@ -26,7 +29,7 @@ if [ "$mode" = handshake ]; then
   tls_args=(--tls-cert "/tmp/cg-$label.pem" --tls-key "/tmp/cg-$label.key")
   headers=(-H "Connection: close")
 fi
-valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" "$@" --port "$port" --threads 1 "${tls_args[@]}" \
+valgrind --tool=callgrind ${CG_OPTS:-} --instr-atstart=no --callgrind-out-file="$out" "$@" --port "$port" --threads 1 "${tls_args[@]}" \
   > "/tmp/cg-$label.log" 2>&1 &
 server=$!
 for _ in $(seq 50); do curl -ksf "$scheme://127.0.0.1:$port/plain" > /dev/null && break; sleep 0.2; done
