@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
 
 namespace c10k::http {
@@ -134,8 +135,18 @@ parse_result parse_version(std::string_view in, std::size_t& i, int& minor) noex
   return {parse_status::done, i, parse_error::none};
 }
 
-// "HTTP/1.1" as the word load_word reads from a buffer holding it.
-const std::uint64_t http11_word = load_word(reinterpret_cast<const unsigned char*>("HTTP/1.1"));
+// "HTTP/1.1" as the word load_word reads from a buffer holding it (a constant: no static
+// initialisation for a parse made before main to depend on).
+constexpr std::uint64_t http11_word = [] {
+  constexpr std::string_view text = "HTTP/1.1";
+  std::uint64_t w = 0;
+  for (std::size_t i = 0; i < 8; ++i) {
+    const auto byte = static_cast<std::uint64_t>(static_cast<unsigned char>(text[i]));
+    if constexpr (std::endian::native == std::endian::little) w |= byte << (8 * i);
+    else w = (w << 8) | byte;
+  }
+  return w;
+}();
 
 // What the headers of a request said so far: the framing ones (shared with responses) and Host
 // and Expect.
