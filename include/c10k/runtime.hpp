@@ -31,8 +31,9 @@ class runtime {
 
   // Starts the threads. Each makes its loop, calls setup(loop, index) on its own thread, then
   // runs the loop until stop(). Returns once every setup has returned; rethrows the first
-  // exception a setup threw (after stopping the others). SIGINT, SIGTERM and SIGPIPE are
-  // blocked in the loop threads so that wait_for_signal() on the caller's thread gets them.
+  // exception a setup threw (after stopping the others). SIGINT, SIGTERM, SIGHUP and SIGUSR1
+  // are blocked in the loop threads so that wait_for_signal() on the caller's thread gets them
+  // (SIGPIPE is ignored process-wide by the first event_loop).
   void start(std::function<void(event_loop&, unsigned)> setup);
   // Stops every loop. Thread-safe.
   void stop() noexcept;
