@@ -4,15 +4,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <pthread.h>
-
 #include <cerrno>
 #include <charconv>
-#include <csignal>
 #include <iterator>
 
 #include <fmt/format.h>
 
+#include "c10k/detail/quiet_thread.hpp"
 #include "c10k/log.hpp"
 
 namespace c10k::http {
@@ -78,13 +76,7 @@ result<std::unique_ptr<access_log_sink>> access_log_sink::open(std::string path)
   std::unique_ptr<access_log_sink> s(new access_log_sink(std::move(path), -1));
   s->fd_ = s->open_file();
   if (s->fd_ < 0) return std::error_code(errno, std::system_category());
-  // The writer takes no signals: a SIGHUP for the reopen belongs to the thread in
-  // runtime::wait_for_signal (a thread that did not block it would die of it).
-  sigset_t all, previous;
-  sigfillset(&all);
-  ::pthread_sigmask(SIG_BLOCK, &all, &previous);
-  s->thread_ = std::thread([p = s.get()] { p->run(); });
-  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  s->thread_ = detail::quiet_thread([p = s.get()] { p->run(); });  // (the reopen's SIGHUP is run()'s)
   return s;
 }
 

@@ -1,11 +1,9 @@
 #include "stall_watchdog.hpp"
 
-#include <pthread.h>
-#include <signal.h>
-
 #include <algorithm>
 #include <cstring>
 
+#include "c10k/detail/quiet_thread.hpp"
 #include "c10k/log.hpp"
 #include "c10k/time.hpp"
 #include "loop_state.hpp"
@@ -60,13 +58,7 @@ std::string stall_probe::read(std::uint64_t turn) const {
 
 stall_watchdog::stall_watchdog(std::vector<const loop_state*> loops, std::chrono::nanoseconds threshold)
     : loops_(std::move(loops)), reported_(loops_.size(), 0), threshold_(threshold) {
-  // The thread starts with every signal blocked (it inherits the mask), so that SIGUSR1,
-  // SIGHUP and the stop signals go to runtime::wait_for_signal and never kill it here.
-  sigset_t all, previous;
-  ::sigfillset(&all);
-  ::pthread_sigmask(SIG_BLOCK, &all, &previous);
-  thread_ = std::thread([this] { run(); });
-  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  thread_ = detail::quiet_thread([this] { run(); });
 }
 
 stall_watchdog::~stall_watchdog() {

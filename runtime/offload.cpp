@@ -1,7 +1,5 @@
 #include "c10k/offload.hpp"
 
-#include <signal.h>
-
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -9,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "c10k/detail/quiet_thread.hpp"
 #include "c10k/runtime.hpp"
 
 namespace c10k {
@@ -18,20 +17,8 @@ namespace {
 class helper_pool {
  public:
   helper_pool() {
-    // The helpers start with every signal blocked (they inherit the mask): SIGHUP, SIGUSR1 and
-    // the stop signals belong to runtime::wait_for_signal, and a helper that took one would
-    // end the process with its default action, whichever thread started the pool.
-    struct all_blocked {
-      sigset_t previous;
-      all_blocked() {
-        sigset_t all;
-        ::sigfillset(&all);
-        ::pthread_sigmask(SIG_BLOCK, &all, &previous);
-      }
-      ~all_blocked() { ::pthread_sigmask(SIG_SETMASK, &previous, nullptr); }  // (also when a thread cannot start)
-    } blocked;
     const unsigned n = std::max(2u, available_cpus());
-    for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { work(); });
+    for (unsigned i = 0; i < n; ++i) threads_.push_back(detail::quiet_thread([this] { work(); }));
   }
   ~helper_pool() {
     {
